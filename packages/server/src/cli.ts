@@ -1,0 +1,88 @@
+import { ConfigError, resolveConfig, type ServerConfig, settingsHelp } from "./config.ts";
+import { createLogger, type Logger } from "./logger.ts";
+import { startServer } from "./server.ts";
+
+const USAGE = `Usage: tandem <command> [options]
+
+Commands:
+  serve      Start the sync server
+  help       Show this help
+
+Options of serve (flag > environment > config file > default):
+  --config FILE              A JSON file of settings (env TANDEM_CONFIG)
+${settingsHelp()}
+`;
+
+/** Exit codes: 0 ok, 1 failure at run time, 2 bad usage or configuration. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === undefined || command === "help" || command === "--help" || command === "-h") {
+    process.stdout.write(USAGE);
+    return command === undefined ? 2 : 0;
+  }
+  if (command !== "serve") {
+    process.stderr.write(
+      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, help)\n`,
+    );
+    return 2;
+  }
+  if (rest.includes("--help") || rest.includes("-h")) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  let config: ServerConfig;
+  try {
+    config = resolveConfig({ argv: rest, env: process.env });
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`tandem: ${error.message}\n`);
+      return 2;
+    }
+    throw error;
+  }
+  return serve(config, createLogger(config));
+}
+
+async function serve(config: ServerConfig, logger: Logger): Promise<number> {
+  // Hocuspocus calls some hooks without awaiting them; Tandem guards its own, and this keeps a
+  // stray rejection from a library from taking every connected client down with the process.
+  process.on("unhandledRejection", (reason) => {
+    logger.error({ err: reason }, "unhandled promise rejection");
+  });
+
+  let server: Awaited<ReturnType<typeof startServer>>;
+  try {
+    server = await startServer(config, { logger });
+  } catch (error) {
+    logger.fatal({ err: error }, "could not start");
+    return 1;
+  }
+  logger.info(
+    { url: server.url, http: server.httpUrl, data: config.data, fsync: config.fsync },
+    `listening on ${server.url}`,
+  );
+
+  return new Promise<number>((resolveExit) => {
+    const shutdown = (signal: NodeJS.Signals) => {
+      logger.info({ signal }, "shutting down");
+      const timer = setTimeout(() => {
+        logger.error({ timeoutMs: config.shutdownTimeout }, "shutdown timed out");
+        resolveExit(1);
+      }, config.shutdownTimeout);
+      timer.unref();
+      server.stop().then(
+        () => {
+          clearTimeout(timer);
+          logger.info("stopped");
+          resolveExit(0);
+        },
+        (error: unknown) => {
+          logger.error({ err: error }, "shutdown failed");
+          resolveExit(1);
+        },
+      );
+    };
+    process.once("SIGTERM", shutdown);
+    process.once("SIGINT", shutdown);
+  });
+}

@@ -1,0 +1,246 @@
+import { readFileSync } from "node:fs";
+import { z } from "zod";
+
+/**
+ * Every server setting, in one table: its default, its flag, its environment variable, its key
+ * in the config file, and what it accepts. The CLI, the help text and the README's table all
+ * come from here. Precedence: flag > environment > config file > default.
+ */
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+
+const MiB = 1024 * 1024;
+
+const integer = (min: number, max: number) =>
+  z.coerce.number().int().min(min).max(max) as unknown as z.ZodType<number>;
+
+const boolean = z.union([
+  z.boolean(),
+  z
+    .enum(["true", "false", "1", "0", "yes", "no"])
+    .transform((v) => ["true", "1", "yes"].includes(v)),
+]);
+
+interface Setting<T> {
+  description: string;
+  accepted: string;
+  default: T;
+  schema: z.ZodType<T>;
+  /** A flag that needs no value (`--fsync` means true). */
+  isSwitch?: boolean;
+}
+
+const setting = <T>(s: Setting<T>): Setting<T> => s;
+
+export const SETTINGS = {
+  host: setting({
+    description: "Address to listen on",
+    accepted: "a host name or IP address",
+    default: "127.0.0.1",
+    schema: z.string().min(1),
+  }),
+  port: setting({
+    description: "Port for WebSocket and HTTP (0 picks a free port)",
+    accepted: "an integer from 0 to 65535",
+    default: 1234,
+    schema: integer(0, 65535),
+  }),
+  data: setting({
+    description: "Directory of the LevelDB database",
+    accepted: "a directory path",
+    default: "./data",
+    schema: z.string().min(1),
+  }),
+  fsync: setting({
+    description: "Sync every write to disk before acknowledging it (survives power loss)",
+    accepted: "true or false",
+    default: false,
+    schema: boolean,
+    isSwitch: true,
+  }),
+  compactAfterUpdates: setting({
+    description: "Compact a document once its log holds this many updates",
+    accepted: "an integer from 1 to 1000000",
+    default: 500,
+    schema: integer(1, 1_000_000),
+  }),
+  compactAfterBytes: setting({
+    description: "Compact a document once its log holds this many bytes",
+    accepted: "an integer from 1024 to 1073741824",
+    default: 1 * MiB,
+    schema: integer(1024, 1024 * MiB),
+  }),
+  maxMessageSize: setting({
+    description: "Largest WebSocket message accepted, in bytes (larger ones close with 1009)",
+    accepted: "an integer from 1024 to 268435456",
+    default: 1 * MiB,
+    schema: integer(1024, 256 * MiB),
+  }),
+  shutdownTimeout: setting({
+    description: "Milliseconds a graceful shutdown may take before the process exits anyway",
+    accepted: "an integer from 100 to 600000",
+    default: 10_000,
+    schema: integer(100, 600_000),
+  }),
+  logLevel: setting({
+    description: "Least severe log level written",
+    accepted: LOG_LEVELS.join(", "),
+    default: "info" as (typeof LOG_LEVELS)[number],
+    schema: z.enum(LOG_LEVELS),
+  }),
+  logFormat: setting({
+    description: "Log format: JSON lines, or readable lines (auto: readable on a terminal)",
+    accepted: LOG_FORMATS.join(", "),
+    default: "auto" as (typeof LOG_FORMATS)[number],
+    schema: z.enum(LOG_FORMATS),
+  }),
+};
+
+export type SettingName = keyof typeof SETTINGS;
+export type ServerConfig = { [K in SettingName]: (typeof SETTINGS)[K]["default"] };
+
+export const flagOf = (name: string): string =>
+  `--${name.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+export const envOf = (name: string): string =>
+  `TANDEM_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+
+/** The config file is named by this flag or environment variable. */
+export const CONFIG_FILE_FLAG = "--config";
+export const CONFIG_FILE_ENV = "TANDEM_CONFIG";
+
+/** A configuration problem, phrased for the person who made it. The CLI exits with code 2. */
+export class ConfigError extends Error {
+  override name = "ConfigError";
+}
+
+type Source = "flag" | "environment" | "config file" | "default";
+
+interface Sources {
+  /** Command-line arguments after the command name. */
+  argv: readonly string[];
+  env: Readonly<Record<string, string | undefined>>;
+}
+
+const settingNames = Object.keys(SETTINGS) as SettingName[];
+
+function describeSource(name: SettingName, source: Source): string {
+  if (source === "flag") return flagOf(name);
+  if (source === "environment") return envOf(name);
+  if (source === "config file") return `"${name}" in the config file`;
+  return `the default of ${name}`;
+}
+
+function validate(name: SettingName, raw: unknown, source: Source): unknown {
+  const spec = SETTINGS[name] as Setting<unknown>;
+  const result = raw === "" ? null : spec.schema.safeParse(raw);
+  if (!result?.success) {
+    throw new ConfigError(
+      `invalid ${describeSource(name, source)}: ${JSON.stringify(raw)} (accepted: ${spec.accepted})`,
+    );
+  }
+  return result.data;
+}
+
+/** Splits `--name value`, `--name=value` and switches into raw strings by setting name. */
+function parseFlags(argv: readonly string[]): {
+  values: Map<SettingName, string | true>;
+  configFile?: string;
+} {
+  const byFlag = new Map(settingNames.map((name) => [flagOf(name), name]));
+  const values = new Map<SettingName, string | true>();
+  let configFile: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    const eq = arg.indexOf("=");
+    const flag = eq === -1 ? arg : arg.slice(0, eq);
+    const inline = eq === -1 ? undefined : arg.slice(eq + 1);
+    const next = (): string => {
+      if (inline !== undefined) return inline;
+      const value = argv[i + 1];
+      if (value === undefined || value.startsWith("--")) {
+        throw new ConfigError(`missing value for ${flag}`);
+      }
+      i++;
+      return value;
+    };
+    if (flag === CONFIG_FILE_FLAG) {
+      configFile = next();
+      continue;
+    }
+    const negated = flag.startsWith("--no-") ? byFlag.get(`--${flag.slice(5)}`) : undefined;
+    if (negated && (SETTINGS[negated] as Setting<unknown>).isSwitch && inline === undefined) {
+      values.set(negated, "false");
+      continue;
+    }
+    const name = byFlag.get(flag);
+    if (!name) {
+      throw new ConfigError(
+        `unknown option ${JSON.stringify(flag)} (accepted: ${[CONFIG_FILE_FLAG, ...byFlag.keys()].join(", ")})`,
+      );
+    }
+    const isSwitch = (SETTINGS[name] as Setting<unknown>).isSwitch;
+    values.set(name, isSwitch && inline === undefined ? true : next());
+  }
+  return configFile === undefined ? { values } : { values, configFile };
+}
+
+function readConfigFile(path: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new ConfigError(`cannot read config file ${path}: ${(error as Error).message}`);
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (error) {
+    throw new ConfigError(`config file ${path} is not valid JSON: ${(error as Error).message}`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
+    throw new ConfigError(`config file ${path} must hold a JSON object of settings`);
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!(key in SETTINGS)) {
+      throw new ConfigError(
+        `unknown setting ${JSON.stringify(key)} in config file ${path} (accepted: ${settingNames.join(", ")})`,
+      );
+    }
+  }
+  return parsed as Record<string, unknown>;
+}
+
+/** Resolves the configuration from flags, environment, config file and defaults. */
+export function resolveConfig({ argv, env }: Sources): ServerConfig {
+  const { values: flags, configFile: fileFromFlag } = parseFlags(argv);
+  const configFile = fileFromFlag ?? env[CONFIG_FILE_ENV];
+  const file = configFile ? readConfigFile(configFile) : {};
+  const config: Record<string, unknown> = {};
+  for (const name of settingNames) {
+    const flag = flags.get(name);
+    const fromEnv = env[envOf(name)];
+    if (flag !== undefined) config[name] = validate(name, flag, "flag");
+    else if (fromEnv !== undefined && fromEnv !== "") {
+      config[name] = validate(name, fromEnv, "environment");
+    } else if (name in file) config[name] = validate(name, file[name], "config file");
+    else config[name] = SETTINGS[name].default;
+  }
+  return config as ServerConfig;
+}
+
+/** The defaults, with some settings overridden; for embedding and tests. */
+export function defaultConfig(overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const config = Object.fromEntries(settingNames.map((n) => [n, SETTINGS[n].default]));
+  return { ...(config as ServerConfig), ...overrides };
+}
+
+/** Help text listing every setting. */
+export function settingsHelp(): string {
+  return settingNames
+    .map((name) => {
+      const spec = SETTINGS[name] as Setting<unknown>;
+      return `  ${flagOf(name).padEnd(26)} ${spec.description}\n  ${"".padEnd(26)} env ${envOf(name)}, default ${JSON.stringify(spec.default)}; accepts ${spec.accepted}`;
+    })
+    .join("\n");
+}

@@ -1,0 +1,112 @@
+import { type Connection, MessageType } from "@hocuspocus/server";
+import * as encoding from "lib0/encoding";
+
+/**
+ * The one place that depends on how Hocuspocus acknowledges document updates. Hocuspocus 4
+ * handles a client's update like this (MessageReceiver.readSyncMessage):
+ *
+ *   await beforeSync hook  ->  apply to the Y.Doc (fans out to peers)  ->  connection.send(SyncStatus)
+ *
+ * all for one connection's messages strictly in order. The gate takes the update in beforeSync,
+ * lets Hocuspocus apply and fan it out at memory speed, and intercepts the SyncStatus frame on
+ * its way out: the append starts right then (so appends from every connection in this turn of
+ * the event loop share one batch), and the frame is sent only once the append is durable.
+ * Acknowledgements stay in order per connection because each waits for the one before it.
+ *
+ * Sending the update to peers before it is on disk is safe: until the sender sees the
+ * acknowledgement it keeps the update as unsynced and sends it again after a reconnect, and
+ * Yjs merges duplicates.
+ *
+ * If an update was not applied (Hocuspocus threw), no SyncStatus is sent, so nothing is stored.
+ * ack-gate.test.ts fails if a Hocuspocus upgrade changes any of this.
+ */
+
+export type Persist = (connection: Connection, update: Uint8Array) => Promise<void>;
+export type OnPersistFailure = (connection: Connection, error: unknown) => void;
+
+interface Gate {
+  /** The update of the message being handled, taken in beforeSync. */
+  staged: Uint8Array | null;
+  /** Settles once the previous acknowledgement has been sent (or dropped). */
+  acks: Promise<void>;
+  failed: boolean;
+  /** Length of the frame prefix `varString(address)`; a SyncStatus frame is prefix + 2 bytes. */
+  prefixLength: number;
+}
+
+/** An update with no structs and no deletions: the Yjs v1 encoding [0, 0]. */
+const isEmptyUpdate = (update: Uint8Array): boolean =>
+  update.length === 2 && update[0] === 0 && update[1] === 0;
+
+export class AckGate {
+  private readonly gates = new WeakMap<Connection, Gate>();
+
+  constructor(
+    private readonly persist: Persist,
+    private readonly onFailure: OnPersistFailure,
+  ) {}
+
+  /** Call from beforeSync for a SyncStep2 or Update message that may be applied. */
+  stage(connection: Connection, update: Uint8Array): void {
+    this.gateOf(connection).staged = update;
+  }
+
+  /** Resolves when every acknowledgement this connection has been given is sent. */
+  settled(connection: Connection): Promise<void> {
+    return this.gates.get(connection)?.acks ?? Promise.resolve();
+  }
+
+  private gateOf(connection: Connection): Gate {
+    const existing = this.gates.get(connection);
+    if (existing) return existing;
+    const encoder = encoding.createEncoder();
+    encoding.writeVarString(encoder, connection.messageAddress);
+    const gate: Gate = {
+      staged: null,
+      acks: Promise.resolve(),
+      failed: false,
+      prefixLength: encoding.length(encoder),
+    };
+    this.gates.set(connection, gate);
+    const send = connection.send.bind(connection);
+    connection.send = (message: Uint8Array) => {
+      if (!isSyncStatus(message, gate.prefixLength)) {
+        send(message);
+        return;
+      }
+      this.acknowledge(connection, gate, message, send);
+    };
+    return gate;
+  }
+
+  private acknowledge(
+    connection: Connection,
+    gate: Gate,
+    message: Uint8Array,
+    send: (message: Uint8Array) => void,
+  ): void {
+    const update = gate.staged;
+    gate.staged = null;
+    const applied = message[gate.prefixLength + 1] === 1;
+    const durable =
+      applied && update && !isEmptyUpdate(update) ? this.persist(connection, update) : undefined;
+    gate.acks = gate.acks
+      .then(() => durable)
+      .then(
+        () => {
+          if (!gate.failed) send(message);
+        },
+        (error: unknown) => {
+          // Later acknowledgements must not overtake this one: drop them all. The client keeps
+          // its unacknowledged updates and sends them again when it reconnects.
+          if (gate.failed) return;
+          gate.failed = true;
+          this.onFailure(connection, error);
+        },
+      );
+  }
+}
+
+function isSyncStatus(message: Uint8Array, prefixLength: number): boolean {
+  return message.length === prefixLength + 2 && message[prefixLength] === MessageType.SyncStatus;
+}

@@ -1,0 +1,99 @@
+import type {
+  afterLoadDocumentPayload,
+  afterUnloadDocumentPayload,
+  beforeSyncPayload,
+  Extension,
+  onLoadDocumentPayload,
+} from "@hocuspocus/server";
+import { isTransactionOrigin } from "@hocuspocus/server";
+import { messageYjsSyncStep2, messageYjsUpdate } from "y-protocols/sync";
+import type { Logger } from "../logger.ts";
+import { CloseCode } from "../protocol/close-codes.ts";
+import type { DocumentStore } from "../store/document-store.ts";
+import { applyStoredDocument } from "../store/merge.ts";
+import { AckGate } from "./ack-gate.ts";
+
+/** Marks the transaction that fills a document from storage, so it is not stored again. */
+export const LOAD_ORIGIN = Symbol("tandem:load");
+
+/**
+ * Makes every document durable in the store:
+ * - loads a document from its compacted state and log when Hocuspocus first opens it;
+ * - appends every update a client sends to the log, and acknowledges it (SyncStatus) only once
+ *   it is durable (ack-gate.ts);
+ * - appends updates made on the server itself (direct connections) as they happen.
+ * There is no onStoreDocument: nothing ever rewrites a whole document on a timer.
+ */
+export class Durability implements Extension {
+  extensionName = "tandem-durability";
+  // Load before any other extension sees the document.
+  priority = 1000;
+  private readonly gate: AckGate;
+
+  constructor(
+    private readonly store: DocumentStore,
+    private readonly logger: Logger,
+  ) {
+    this.gate = new AckGate(
+      (connection, update) => this.store.append(connection.document.name, update),
+      (connection, error) => {
+        this.logger.error(
+          { err: error, document: connection.document.name, socketId: connection.socketId },
+          "could not store an update; closing the connection so the client sends it again",
+        );
+        connection.webSocket.close(CloseCode.InternalError, "storage failure");
+      },
+    );
+  }
+
+  async onLoadDocument({ documentName, document }: onLoadDocumentPayload): Promise<void> {
+    const started = performance.now();
+    const stored = await this.store.load(documentName);
+    if (!stored) return;
+    const { applied, failed } = applyStoredDocument(document, stored, LOAD_ORIGIN);
+    if (failed > 0) {
+      this.logger.error(
+        { document: documentName, failed },
+        "skipped stored updates that fail to apply",
+      );
+    }
+    this.logger.debug(
+      { document: documentName, entries: applied, ms: Math.round(performance.now() - started) },
+      "document loaded",
+    );
+  }
+
+  async afterLoadDocument({ documentName, document }: afterLoadDocumentPayload): Promise<void> {
+    document.on("update", (update: Uint8Array, origin: unknown) => {
+      if (!isServerSideOrigin(origin)) return;
+      this.store.append(documentName, update).catch((error: unknown) => {
+        this.logger.error(
+          { err: error, document: documentName },
+          "could not store a server-side update",
+        );
+      });
+    });
+  }
+
+  async beforeSync({ connection, type, payload }: beforeSyncPayload): Promise<void> {
+    if (connection.readOnly) return;
+    if (type === messageYjsSyncStep2 || type === messageYjsUpdate)
+      this.gate.stage(connection, payload);
+  }
+
+  async afterUnloadDocument({ documentName }: afterUnloadDocumentPayload): Promise<void> {
+    // The store keeps a small record per touched document; let it go with the document.
+    this.store.release(documentName);
+  }
+}
+
+/**
+ * Updates from clients are stored through the gate; updates replayed from storage or relayed by
+ * another instance (Redis) are already stored. Everything else was made on this server.
+ */
+function isServerSideOrigin(origin: unknown): boolean {
+  if (origin === LOAD_ORIGIN) return false;
+  if (!isTransactionOrigin(origin)) return true;
+  if (origin.source === "local") return !origin.skipStoreHooks;
+  return false;
+}

@@ -1,0 +1,49 @@
+import type { IncomingMessage, ServerResponse } from "node:http";
+
+export interface HealthState {
+  /** The store is open and the server is not shutting down. */
+  ready(): boolean;
+}
+
+/** A route answers a request, or returns false to let the next route try. */
+export type Route = (request: IncomingMessage, response: ServerResponse) => boolean;
+
+export function sendJson(response: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  response.writeHead(status, {
+    "content-type": "application/json; charset=utf-8",
+    "content-length": Buffer.byteLength(text),
+    "cache-control": "no-store",
+  });
+  response.end(text);
+}
+
+const pathOf = (request: IncomingMessage): string => (request.url ?? "/").split("?")[0] ?? "/";
+
+/** GET /healthz: the process is alive. GET /readyz: it can take traffic (else 503). */
+export function healthRoutes(health: HealthState): Route {
+  return (request, response) => {
+    const path = pathOf(request);
+    if (path !== "/healthz" && path !== "/readyz") return false;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.setHeader("allow", "GET, HEAD");
+      sendJson(response, 405, { error: "method not allowed" });
+      return true;
+    }
+    if (path === "/healthz") {
+      sendJson(response, 200, { status: "ok" });
+      return true;
+    }
+    const ready = health.ready();
+    sendJson(response, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
+    return true;
+  };
+}
+
+/** Runs the routes in order; a request no route takes gets 404. */
+export function handleHttp(routes: readonly Route[]) {
+  return (request: IncomingMessage, response: ServerResponse): void => {
+    for (const route of routes) if (route(request, response)) return;
+    sendJson(response, 404, { error: "not found", path: pathOf(request) });
+  };
+}

@@ -1,0 +1,19 @@
+export {
+  ConfigError,
+  defaultConfig,
+  envOf,
+  flagOf,
+  resolveConfig,
+  SETTINGS,
+  type ServerConfig,
+} from "./config.ts";
+export { createLogger, type Logger, silentLogger } from "./logger.ts";
+export { CloseCode } from "./protocol/close-codes.ts";
+export { openStore, type StartOptions, startServer, type TandemServer } from "./server.ts";
+export type {
+  CompactionResult,
+  DocumentInfo,
+  DocumentStore,
+  StoredDocument,
+} from "./store/document-store.ts";
+export { LevelDocumentStore, type LevelStoreOptions } from "./store/leveldb-store.ts";

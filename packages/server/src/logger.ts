@@ -1,0 +1,30 @@
+import { type Logger, pino } from "pino";
+import pretty from "pino-pretty";
+import type { ServerConfig } from "./config.ts";
+
+export type { Logger };
+
+/**
+ * Structured JSON logs (pino) for machines; readable lines when a person watches a terminal.
+ * Writes are synchronous so the last lines before a crash or exit are not lost.
+ */
+export function createLogger(
+  config: Pick<ServerConfig, "logLevel" | "logFormat">,
+  stream: NodeJS.WritableStream & { isTTY?: boolean } = process.stdout,
+): Logger {
+  const readable = config.logFormat === "pretty" || (config.logFormat === "auto" && stream.isTTY);
+  const options = { level: config.logLevel, base: { pid: process.pid } };
+  if (readable) {
+    return pino(
+      options,
+      pretty({ destination: stream, sync: true, colorize: Boolean(stream.isTTY), ignore: "pid" }),
+    );
+  }
+  return pino(
+    options,
+    stream === process.stdout ? pino.destination({ fd: 1, sync: true }) : stream,
+  );
+}
+
+/** A logger that drops everything, for embedding and tests that do not read logs. */
+export const silentLogger = (): Logger => pino({ level: "silent" });

@@ -1,0 +1,18 @@
+/**
+ * WebSocket close codes the server uses, and why. Hocuspocus's own codes (4205 reset, 4401,
+ * 4403, 4408 timeout) keep their meaning; providers reconnect after any of these but 4401/4403.
+ */
+export const CloseCode = {
+  /** A text frame: the protocol is binary. */
+  UnsupportedData: 1003,
+  /** A frame that does not parse: truncated, unknown type, an update that does not decode. */
+  InvalidFrame: 1007,
+  /** A message larger than maxMessageSize (sent by the WebSocket layer before parsing). */
+  MessageTooBig: 1009,
+  /** The server could not store an update; the client keeps it and sends it again. */
+  InternalError: 1011,
+  /** The server is shutting down or restarting: reconnect. */
+  ServiceRestart: 1012,
+} as const;
+
+export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

@@ -1,0 +1,86 @@
+/**
+ * Group commit: every write submitted during one turn of the event loop goes into one LevelDB
+ * batch. One batch is in flight at a time; writes submitted meanwhile form the next batch. Each
+ * submitter's promise resolves when the batch holding its write is on disk, so durability is
+ * per write while the disk sees one write per turn, however many connections are writing.
+ */
+
+export type BatchOp =
+  | { type: "put"; key: string; value: Uint8Array }
+  | { type: "del"; key: string };
+
+interface Submission {
+  ops: BatchOp[];
+  resolve: () => void;
+  reject: (error: unknown) => void;
+}
+
+export class BatchWriter {
+  private queue: Submission[] = [];
+  private flushing: Promise<void> | null = null;
+  private scheduled = false;
+
+  /**
+   * @param write writes one atomic batch
+   * @param finalize called as a batch is sealed; returns ops that describe the batch's result
+   *   (the metadata records of the documents it touches), so they commit atomically with it
+   * @param afterCommit called after each successful batch
+   */
+  constructor(
+    private readonly write: (ops: BatchOp[]) => Promise<void>,
+    private readonly finalize: () => BatchOp[],
+    private readonly afterCommit: () => void,
+  ) {}
+
+  submit(ops: BatchOp[]): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ ops, resolve, reject });
+      this.schedule();
+    });
+  }
+
+  /** Resolves when everything submitted so far is written (or has failed). */
+  async drain(): Promise<void> {
+    while (this.flushing || this.queue.length > 0) {
+      if (!this.flushing) this.flushNow();
+      await this.flushing?.catch(() => {});
+    }
+  }
+
+  get pending(): number {
+    return this.queue.length;
+  }
+
+  private schedule(): void {
+    if (this.scheduled || this.flushing) return;
+    this.scheduled = true;
+    // setImmediate runs after the poll phase, so the messages of every socket read in this
+    // turn of the loop are already queued: they share the batch.
+    setImmediate(() => {
+      this.scheduled = false;
+      if (!this.flushing) this.flushNow();
+    });
+  }
+
+  private flushNow(): void {
+    const batch = this.queue;
+    this.queue = [];
+    if (batch.length === 0) return;
+    const ops: BatchOp[] = [];
+    for (const submission of batch) for (const op of submission.ops) ops.push(op);
+    for (const op of this.finalize()) ops.push(op);
+    this.flushing = this.write(ops).then(
+      () => {
+        this.flushing = null;
+        this.afterCommit();
+        for (const submission of batch) submission.resolve();
+        if (this.queue.length > 0) this.schedule();
+      },
+      (error: unknown) => {
+        this.flushing = null;
+        for (const submission of batch) submission.reject(error);
+        if (this.queue.length > 0) this.schedule();
+      },
+    );
+  }
+}

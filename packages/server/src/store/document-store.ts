@@ -1,0 +1,53 @@
+/**
+ * What the sync server needs from storage. The LevelDB store implements it; a shared backend
+ * (for several server instances) can take its place without the server noticing.
+ */
+
+/** A document as it lies in storage: its compacted state and the log entries after it. */
+export interface StoredDocument {
+  state: Uint8Array | null;
+  /** Log entries after the compacted state, oldest first. */
+  updates: Uint8Array[];
+}
+
+export interface DocumentInfo {
+  name: string;
+  /** Bytes the document takes in storage: compacted state plus log. */
+  bytes: number;
+  /** Log entries not yet compacted. */
+  pendingUpdates: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface CompactionResult {
+  name: string;
+  /** Log entries merged into the new state. */
+  merged: number;
+  bytesBefore: number;
+  bytesAfter: number;
+}
+
+export interface DocumentStore {
+  /**
+   * Appends one Yjs update to a document's log. Resolves once the update is durable: it
+   * survives a crash of the process (and, with fsync, power loss). Appends to one document
+   * are durable in call order.
+   */
+  append(name: string, update: Uint8Array): Promise<void>;
+  /** The document's state and log, or null when nothing was ever stored under that name. */
+  load(name: string): Promise<StoredDocument | null>;
+  /** The whole document as one Yjs update, or null when it does not exist. */
+  read(name: string): Promise<Uint8Array | null>;
+  list(): Promise<DocumentInfo[]>;
+  /** Deletes a document and its history. Resolves to false when it did not exist. */
+  delete(name: string): Promise<boolean>;
+  /** Merges the document's log into its state now; null when there was nothing to merge. */
+  compact(name: string): Promise<CompactionResult | null>;
+  /** Forgets in-memory bookkeeping of a document nobody has open (a hint; may do nothing). */
+  release(name: string): void;
+  /** True from open until close starts. */
+  readonly isOpen: boolean;
+  /** Finishes pending appends and compactions, then releases the storage. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,71 @@
+/**
+ * The LevelDB key layout. One database holds every document; LevelDB sorts keys bytewise, so a
+ * document's entries form one contiguous range and a range scan reads them in this order:
+ *
+ *   m\0<name>                 metadata record (see meta.ts); its own namespace so listing
+ *                             documents scans one small record per document, not their logs
+ *   d\0<name>\0s              compacted state: a Yjs update holding every update up to meta.stateSeq
+ *   d\0<name>\0u<seq:16 hex>  log entry: one Yjs update, exactly as the client sent it
+ *   d\0<name>\0v<ms:16 hex>   version snapshot (reserved for the versions feature)
+ *   \0layout                  the layout version of the whole database (LAYOUT_VERSION)
+ *
+ * '\0' separates the parts because it cannot occur in a document name (Hocuspocus uses it to
+ * separate a name from a session id), so no name's range can contain another's. Fixed-width hex
+ * sequence numbers sort in numeric order. 's' < 'u' < 'v', so a scan of a document's range yields
+ * the state first and then the log in sequence order.
+ */
+
+export const LAYOUT_VERSION = 1;
+export const LAYOUT_KEY = "\0layout";
+
+const META = "m\0";
+const DATA = "d\0";
+const SEQ_WIDTH = 16;
+
+/** Throws if a name cannot be stored; the rest of the module trusts names. */
+export function assertDocumentName(name: string): void {
+  if (name.length === 0) throw new RangeError("document name must not be empty");
+  if (name.includes("\0")) throw new RangeError("document name must not contain NUL characters");
+}
+
+export const metaKey = (name: string): string => `${META}${name}`;
+export const metaRange = { gte: META, lt: "m\x01" } as const;
+export const nameFromMetaKey = (key: string): string => key.slice(META.length);
+
+const documentPrefix = (name: string): string => `${DATA}${name}\0`;
+
+export const stateKey = (name: string): string => `${documentPrefix(name)}s`;
+
+export const updateKey = (name: string, seq: number): string =>
+  `${documentPrefix(name)}u${seq.toString(16).padStart(SEQ_WIDTH, "0")}`;
+
+export const versionKey = (name: string, timeMs: number): string =>
+  `${documentPrefix(name)}v${timeMs.toString(16).padStart(SEQ_WIDTH, "0")}`;
+
+/** Every key of a document (state, log, versions), for loading and deleting. */
+export const documentRange = (name: string) =>
+  ({ gte: documentPrefix(name), lt: `${DATA}${name}\x01` }) as const;
+
+/** The log entries of a document with seq <= upTo (all of them when upTo is omitted). */
+export const updateRange = (name: string, upTo?: number) =>
+  ({
+    gte: updateKey(name, 0),
+    ...(upTo === undefined ? { lt: `${documentPrefix(name)}v` } : { lte: updateKey(name, upTo) }),
+  }) as const;
+
+export type DocumentKeyKind = "state" | "update" | "version";
+
+/** Classifies a key from documentRange(name) and extracts its sequence number or time. */
+export function parseDocumentKey(
+  name: string,
+  key: string,
+): { kind: DocumentKeyKind; n: number } | null {
+  const prefix = documentPrefix(name);
+  if (!key.startsWith(prefix)) return null;
+  const tag = key.charAt(prefix.length);
+  const n = Number.parseInt(key.slice(prefix.length + 1), 16);
+  if (tag === "s") return { kind: "state", n: 0 };
+  if (tag === "u" && Number.isSafeInteger(n)) return { kind: "update", n };
+  if (tag === "v" && Number.isSafeInteger(n)) return { kind: "version", n };
+  return null;
+}
