@@ -1,3 +1,4 @@
+export { CloseCode } from "@tandem/protocol";
 export {
   ConfigError,
   defaultConfig,
@@ -8,7 +9,6 @@ export {
   type ServerConfig,
 } from "./config.ts";
 export { createLogger, type Logger, silentLogger } from "./logger.ts";
-export { CloseCode } from "./protocol/close-codes.ts";
 export { openStore, type StartOptions, startServer, type TandemServer } from "./server.ts";
 export type {
   CompactionResult,

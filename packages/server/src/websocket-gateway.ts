@@ -1,9 +1,9 @@
 import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Hocuspocus } from "@hocuspocus/server";
+import { CloseCode } from "@tandem/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { Logger } from "./logger.ts";
-import { CloseCode } from "./protocol/close-codes.ts";
 import { screenFrame } from "./protocol/frame-screen.ts";
 
 /**

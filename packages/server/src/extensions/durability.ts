@@ -6,9 +6,9 @@ import type {
   onLoadDocumentPayload,
 } from "@hocuspocus/server";
 import { isTransactionOrigin } from "@hocuspocus/server";
+import { CloseCode } from "@tandem/protocol";
 import { messageYjsSyncStep2, messageYjsUpdate } from "y-protocols/sync";
 import type { Logger } from "../logger.ts";
-import { CloseCode } from "../protocol/close-codes.ts";
 import type { DocumentStore } from "../store/document-store.ts";
 import { applyStoredDocument } from "../store/merge.ts";
 import { AckGate } from "./ack-gate.ts";
@@ -83,7 +83,7 @@ export class Durability implements Extension {
 
   async afterUnloadDocument({ documentName }: afterUnloadDocumentPayload): Promise<void> {
     // The store keeps a small record per touched document; let it go with the document.
-    this.store.release(documentName);
+    this.store.unload(documentName);
   }
 }
 

@@ -1,8 +1,8 @@
 import { MessageType } from "@hocuspocus/server";
+import { CloseCode } from "@tandem/protocol";
 import * as decoding from "lib0/decoding";
 import { messageYjsSyncStep1, messageYjsSyncStep2, messageYjsUpdate } from "y-protocols/sync";
 import * as Y from "yjs";
-import { CloseCode } from "./close-codes.ts";
 
 /**
  * Checks every binary frame before Hocuspocus sees it, so that a malformed frame closes the

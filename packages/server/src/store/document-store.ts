@@ -44,8 +44,8 @@ export interface DocumentStore {
   delete(name: string): Promise<boolean>;
   /** Merges the document's log into its state now; null when there was nothing to merge. */
   compact(name: string): Promise<CompactionResult | null>;
-  /** Forgets in-memory bookkeeping of a document nobody has open (a hint; may do nothing). */
-  release(name: string): void;
+  /** The server unloaded this document: forget its in-memory bookkeeping (a hint; may do nothing). */
+  unload(name: string): void;
   /** True from open until close starts. */
   readonly isOpen: boolean;
   /** Finishes pending appends and compactions, then releases the storage. */

@@ -1,0 +1,1 @@
+export { CloseCode } from "./close-codes.ts";

@@ -1,0 +1,48 @@
+import type { DocumentStore } from "@tandem/server";
+
+/**
+ * A real store whose appends can be held back: while held, appends start (and are counted) but
+ * do not reach the inner store until release(). For showing that an acknowledgement waits for
+ * the disk. Everything else passes straight through.
+ */
+export class GatedStore implements DocumentStore {
+  private held: (() => void)[] | null = null;
+  /** Appends that reached the inner store and completed. */
+  completedAppends = 0;
+  /** Appends waiting at the gate. */
+  get waiting(): number {
+    return this.held?.length ?? 0;
+  }
+
+  constructor(readonly inner: DocumentStore) {}
+
+  hold(): void {
+    this.held ??= [];
+  }
+
+  release(): void {
+    const held = this.held ?? [];
+    this.held = null;
+    for (const go of held) go();
+  }
+
+  async append(name: string, update: Uint8Array): Promise<void> {
+    if (this.held) await new Promise<void>((go) => this.held?.push(go));
+    await this.inner.append(name, update);
+    this.completedAppends++;
+  }
+
+  load = (name: string) => this.inner.load(name);
+  read = (name: string) => this.inner.read(name);
+  list = () => this.inner.list();
+  delete = (name: string) => this.inner.delete(name);
+  compact = (name: string) => this.inner.compact(name);
+  unload = (name: string) => this.inner.unload(name);
+  get isOpen(): boolean {
+    return this.inner.isOpen;
+  }
+  close(): Promise<void> {
+    this.release();
+    return this.inner.close();
+  }
+}

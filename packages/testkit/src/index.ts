@@ -1,0 +1,7 @@
+export { GatedStore } from "./gated-store.ts";
+export { connectClient, type TestClient, type TestClientOptions } from "./providers.ts";
+export { openRawSocket, type RawSocket } from "./raw-socket.ts";
+export { startTestServer, type TestServer } from "./servers.ts";
+export { type SpawnedServer, spawnServer } from "./spawn.ts";
+export { tempDir } from "./temp.ts";
+export { nextEvent, type WaitOptions, waitFor } from "./wait.ts";

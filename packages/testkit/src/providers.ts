@@ -1,0 +1,68 @@
+import { HocuspocusProvider, HocuspocusProviderWebsocket } from "@hocuspocus/provider";
+import WebSocket from "ws";
+import * as Y from "yjs";
+import { waitFor } from "./wait.ts";
+
+export interface TestClient {
+  provider: HocuspocusProvider;
+  socket: HocuspocusProviderWebsocket;
+  doc: Y.Doc;
+  /** Every close event the socket saw, newest last. */
+  closes: { code: number; reason: string }[];
+  /** Resolves once the first sync with the server is done. */
+  synced(): Promise<void>;
+  /** Resolves once the server has acknowledged every local change. */
+  stored(): Promise<void>;
+  destroy(): void;
+}
+
+export interface TestClientOptions {
+  doc?: Y.Doc;
+  token?: string;
+  /** Retry delay after a lost connection (kept short so tests reconnect quickly). */
+  reconnectDelayMs?: number;
+}
+
+/** A real @hocuspocus/provider over a real WebSocket (ws), one socket per client. */
+export function connectClient(
+  url: string,
+  name: string,
+  options: TestClientOptions = {},
+): TestClient {
+  const closes: { code: number; reason: string }[] = [];
+  const socket = new HocuspocusProviderWebsocket({
+    url,
+    WebSocketPolyfill: WebSocket,
+    delay: options.reconnectDelayMs ?? 50,
+    factor: 1.5,
+    maxDelay: 500,
+    minDelay: 20,
+    onClose: ({ event }) => {
+      closes.push({ code: event.code, reason: String(event.reason ?? "") });
+    },
+  });
+  const doc = options.doc ?? new Y.Doc();
+  const provider = new HocuspocusProvider({
+    websocketProvider: socket,
+    name,
+    document: doc,
+    token: options.token ?? "",
+  });
+  provider.attach();
+  return {
+    provider,
+    socket,
+    doc,
+    closes,
+    synced: () => waitFor(`${name} to sync`, () => provider.isSynced).then(() => {}),
+    stored: () =>
+      waitFor(
+        `${name} to have every change acknowledged`,
+        () => provider.isSynced && !provider.hasUnsyncedChanges,
+      ).then(() => {}),
+    destroy: () => {
+      provider.destroy();
+      socket.destroy();
+    },
+  };
+}

@@ -1,0 +1,77 @@
+import { type ChildProcess, spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { waitFor } from "./wait.ts";
+
+const CLI = fileURLToPath(new URL("../../server/bin/tandem.mjs", import.meta.url));
+
+export type LogLine = Record<string, unknown> & { level: number; msg: string };
+
+export interface SpawnedServer {
+  child: ChildProcess;
+  /** ws://127.0.0.1:PORT from the "listening" log line. */
+  url: string;
+  port: number;
+  /** Every JSON log line so far. */
+  logs: LogLine[];
+  /** What the process wrote to stderr. */
+  stderr(): string;
+  /** Resolves with the exit code (or the signal's name) once the process has exited. */
+  exited: Promise<number | string>;
+  waitForLog(what: string, match: (line: LogLine) => boolean, timeoutMs?: number): Promise<LogLine>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+/** Runs `tandem serve` as a child process with JSON logs and waits until it listens. */
+export async function spawnServer(
+  args: readonly string[],
+  env: Record<string, string> = {},
+): Promise<SpawnedServer> {
+  const child = spawn(process.execPath, [CLI, "serve", "--log-format", "json", ...args], {
+    env: { ...process.env, ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const logs: LogLine[] = [];
+  let stderr = "";
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+    try {
+      logs.push(JSON.parse(line) as LogLine);
+    } catch {
+      stderr += `${line}\n`;
+    }
+  });
+  const exited = new Promise<number | string>((resolve) => {
+    child.once("exit", (code, signal) => resolve(code ?? signal ?? -1));
+  });
+  let hasExited = false;
+  void exited.then(() => {
+    hasExited = true;
+  });
+  const waitForLog: SpawnedServer["waitForLog"] = (what, match, timeoutMs = 20_000) =>
+    waitFor(
+      what,
+      () => {
+        const found = logs.find(match);
+        if (!found && hasExited) throw new Error(`the server exited; stderr: ${stderr}`);
+        return found;
+      },
+      { timeoutMs },
+    );
+  const listening = await waitForLog("the server to listen", (l) => typeof l.url === "string");
+  const url = listening.url as string;
+  return {
+    child,
+    url,
+    port: Number(new URL(url).port),
+    logs,
+    stderr: () => stderr,
+    exited,
+    waitForLog,
+    kill: (signal = "SIGTERM") => {
+      child.kill(signal);
+    },
+  };
+}
