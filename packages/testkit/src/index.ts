@@ -1,5 +1,11 @@
 export { GatedStore } from "./gated-store.ts";
-export { connectClient, type TestClient, type TestClientOptions } from "./providers.ts";
+export {
+  connectClient,
+  QuietWebSocket,
+  type TestClient,
+  type TestClientOptions,
+} from "./providers.ts";
+export { type Random, seededRandom } from "./random.ts";
 export { openRawSocket, type RawSocket } from "./raw-socket.ts";
 export { startTestServer, type TestServer } from "./servers.ts";
 export { type SpawnedServer, spawnServer } from "./spawn.ts";

@@ -3,6 +3,18 @@ import WebSocket from "ws";
 import * as Y from "yjs";
 import { waitFor } from "./wait.ts";
 
+/**
+ * `ws` with a standing error listener. @hocuspocus/provider removes its listeners and then closes
+ * a socket that may still be connecting; `ws` reports that as an "error" event, and an error event
+ * with no listener throws. Browsers' WebSocket never throws there, so this only restores that.
+ */
+export class QuietWebSocket extends WebSocket {
+  constructor(...args: ConstructorParameters<typeof WebSocket>) {
+    super(...args);
+    this.on("error", () => {});
+  }
+}
+
 export interface TestClient {
   provider: HocuspocusProvider;
   socket: HocuspocusProviderWebsocket;
@@ -32,7 +44,7 @@ export function connectClient(
   const closes: { code: number; reason: string }[] = [];
   const socket = new HocuspocusProviderWebsocket({
     url,
-    WebSocketPolyfill: WebSocket,
+    WebSocketPolyfill: QuietWebSocket,
     delay: options.reconnectDelayMs ?? 50,
     factor: 1.5,
     maxDelay: 500,

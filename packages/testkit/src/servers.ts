@@ -9,7 +9,9 @@ import { tempDir } from "./temp.ts";
 
 export interface TestServer extends TandemServer {
   readonly dataDir: string;
-  /** Stops the server (if running) and deletes its data directory. */
+  /** Stops this server and starts a new one on the same port and data directory. */
+  restart(options?: StartOptions): Promise<TestServer>;
+  /** Stops the server (if running) and deletes its data directory (if the kit made it). */
   dispose(): Promise<void>;
 }
 
@@ -20,21 +22,33 @@ export async function startTestServer(
 ): Promise<TestServer> {
   const dir = config.data ? null : await tempDir();
   const data = config.data ?? (dir as { path: string }).path;
+  return wrap({ ...config, data }, options, dir?.remove);
+}
+
+async function wrap(
+  config: Partial<ServerConfig> & { data: string },
+  options: StartOptions,
+  removeData: (() => Promise<void>) | undefined,
+): Promise<TestServer> {
   const server = await startServer(
-    defaultConfig({ host: "127.0.0.1", port: 0, ...config, data }),
+    defaultConfig({ host: "127.0.0.1", port: 0, ...config }),
     options,
   );
-  return Object.assign(Object.create(server) as TandemServer, {
+  return {
     url: server.url,
     httpUrl: server.httpUrl,
     port: server.port,
     hocuspocus: server.hocuspocus,
     store: server.store,
     stop: () => server.stop(),
-    dataDir: data,
+    dataDir: config.data,
+    restart: async (restartOptions = {}) => {
+      await server.stop();
+      return wrap({ ...config, port: server.port }, restartOptions, removeData);
+    },
     dispose: async () => {
       await server.stop();
-      await dir?.remove();
+      await removeData?.();
     },
-  });
+  };
 }
