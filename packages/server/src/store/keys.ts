@@ -46,10 +46,14 @@ export const versionKey = (name: string, timeMs: number): string =>
 export const documentRange = (name: string) =>
   ({ gte: documentPrefix(name), lt: `${DATA}${name}\x01` }) as const;
 
-/** The log entries of a document with seq <= upTo (all of them when upTo is omitted). */
-export const updateRange = (name: string, upTo?: number) =>
+/**
+ * The log entries of a document with after < seq <= upTo (to the end when upTo is omitted).
+ * Scans must start after the compacted state: the entries before it were deleted, and LevelDB
+ * steps over every deleted key in a range until its own compaction drops them.
+ */
+export const updateRange = (name: string, after: number, upTo?: number) =>
   ({
-    gte: updateKey(name, 0),
+    gt: updateKey(name, after),
     ...(upTo === undefined ? { lt: `${documentPrefix(name)}v` } : { lte: updateKey(name, upTo) }),
   }) as const;
 

@@ -155,18 +155,15 @@ export class LevelDocumentStore implements DocumentStore {
   private async readDocument(name: string): Promise<StoredDocument | null> {
     const doc = await this.documentState(name);
     await doc.lastWrite;
-    let state: Uint8Array | null = null;
-    const updates: Uint8Array[] = [];
-    // One call for the whole range: per-entry async iteration costs more than the reading.
-    for (const [key, value] of await this.db.iterator(documentRange(name)).all()) {
-      const parsed = parseDocumentKey(name, key);
-      if (parsed?.kind === "state") state = value;
-      else if (parsed?.kind === "update") updates.push(value);
-    }
-    if (state === null && updates.length === 0) return null;
+    const [state, entries] = await Promise.all([
+      this.db.get(stateKey(name)),
+      // One call for the whole range: per-entry async iteration costs more than the reading.
+      this.db.values(updateRange(name, doc.meta.stateSeq)).all(),
+    ]);
+    if (state === undefined && entries.length === 0) return null;
     // A long tail makes every cold load slower: fold it in now rather than at the next append.
     this.maybeScheduleCompaction(name, doc);
-    return { state, updates };
+    return { state: state ?? null, updates: entries };
   }
 
   async read(name: string): Promise<Uint8Array | null> {
@@ -234,7 +231,8 @@ export class LevelDocumentStore implements DocumentStore {
     const updates: Uint8Array[] = [];
     const deletes: BatchOp[] = [];
     let mergedBytes = 0;
-    for (const [key, value] of await this.db.iterator(updateRange(name, upTo)).all()) {
+    const range = updateRange(name, doc.meta.stateSeq, upTo);
+    for (const [key, value] of await this.db.iterator(range).all()) {
       updates.push(value);
       deletes.push({ type: "del", key });
       mergedBytes += value.byteLength;
@@ -283,7 +281,8 @@ export class LevelDocumentStore implements DocumentStore {
       const meta = bytes ? decodeMeta(bytes) : emptyMeta(this.now());
       // The newest log key is the ground truth for the sequence (the record is written in the
       // same batch, so they agree unless the record itself was lost).
-      for await (const key of this.db.keys({ ...updateRange(name), reverse: true, limit: 1 })) {
+      const newest = { ...updateRange(name, meta.stateSeq), reverse: true, limit: 1 };
+      for (const key of await this.db.keys(newest).all()) {
         const parsed = parseDocumentKey(name, key);
         if (parsed && parsed.n > meta.seq) meta.seq = parsed.n;
       }
