@@ -62,10 +62,10 @@ describe("convergence", () => {
       if (roll < 0.04 && !offline.has(client)) {
         // Offline period: the client keeps editing and comes back later.
         offline.add(client);
-        client.socket.disconnect();
+        client.goOffline();
       } else if (roll < 0.08 && offline.has(client)) {
         offline.delete(client);
-        void client.socket.connect();
+        client.goOnline();
       } else if (roll < 0.1 && client.socket.webSocket?.readyState === 1) {
         // A dropped connection: the provider notices and reconnects by itself.
         client.socket.webSocket?.close();
@@ -76,7 +76,7 @@ describe("convergence", () => {
       // Let messages flow between edits so edits really interleave with syncing.
       if (step % 3 === 0) await new Promise((r) => setImmediate(r));
     }
-    for (const client of offline) void client.socket.connect();
+    for (const client of offline) client.goOnline();
     // The run must really have exercised reconnection, or it proves little.
     expect(drops, seed).toBeGreaterThan(5);
 
@@ -86,7 +86,20 @@ describe("convergence", () => {
         (c) => c.provider.isSynced && !c.provider.hasUnsyncedChanges && contentOf(c) === first,
       );
     };
-    await waitFor(`every client to converge (${seed})`, converged, { timeoutMs: 30_000 });
+    const describeClients = () =>
+      clients
+        .map(
+          (c, i) =>
+            `client ${i}: socket ${c.socket.status}, synced ${c.provider.isSynced}, ` +
+            `unsynced ${c.provider.unsyncedChanges}, length ${c.doc.getText("body").length}, ` +
+            `same as 0: ${contentOf(c) === contentOf(clients[0] as TestClient)}`,
+        )
+        .join("\n");
+    await waitFor(`every client to converge (${seed})`, converged, { timeoutMs: 30_000 }).catch(
+      (error: Error) => {
+        throw new Error(`${error.message}\n${describeClients()}`);
+      },
+    );
     const final = contentOf(clients[0] as TestClient);
     expect(JSON.parse(final).length, seed).toBeGreaterThan(0);
 

@@ -25,6 +25,10 @@ export interface TestClient {
   synced(): Promise<void>;
   /** Resolves once the server has acknowledged every local change. */
   stored(): Promise<void>;
+  /** Leaves the server, as a laptop losing its network would; edits stay local. */
+  goOffline(): void;
+  /** Comes back from goOffline(). */
+  goOnline(): void;
   destroy(): void;
 }
 
@@ -72,6 +76,15 @@ export function connectClient(
         `${name} to have every change acknowledged`,
         () => provider.isSynced && !provider.hasUnsyncedChanges,
       ).then(() => {}),
+    goOffline: () => socket.disconnect(),
+    goOnline: () => {
+      // connect() returns early while the socket still reports "connected" because its close
+      // handshake is under way, and the close that follows then sees shouldConnect === false and
+      // never reconnects (@hocuspocus/provider 4.7). Setting the flag first makes that close
+      // reconnect; connect() covers the case where the socket is already closed.
+      socket.shouldConnect = true;
+      void socket.connect();
+    },
     destroy: () => {
       provider.destroy();
       socket.destroy();
