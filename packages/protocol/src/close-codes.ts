@@ -13,6 +13,16 @@ export const CloseCode = {
   InternalError: 1011,
   /** The server is shutting down or restarting: reconnect. */
   ServiceRestart: 1012,
+  /** The socket sent messages faster than the server's rate limit allows. */
+  PolicyViolation: 1008,
+  /** Hocuspocus: the document connection must be reset. */
+  ResetConnection: 4205,
+  /** Hocuspocus: no valid token (also: the token expired and no fresh one came). */
+  Unauthorized: 4401,
+  /** An update would grow the document past the server's maximum document size. */
+  DocumentTooLarge: 4413,
+  /** Hocuspocus: no message (or no authentication) in time. */
+  Timeout: 4408,
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];

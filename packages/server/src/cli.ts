@@ -1,11 +1,13 @@
 import { ConfigError, resolveConfig, type ServerConfig, settingsHelp } from "./config.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { startServer } from "./server.ts";
+import { TOKEN_USAGE, tokenCommand } from "./token-command.ts";
 
 const USAGE = `Usage: tandem <command> [options]
 
 Commands:
   serve      Start the sync server
+  token      Mint an access token (tandem token --help)
   help       Show this help
 
 Options of serve (flag > environment > config file > default):
@@ -20,9 +22,10 @@ export async function main(argv: readonly string[]): Promise<number> {
     process.stdout.write(USAGE);
     return command === undefined ? 2 : 0;
   }
+  if (command === "token") return token(rest);
   if (command !== "serve") {
     process.stderr.write(
-      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, help)\n`,
+      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, help)\n`,
     );
     return 2;
   }
@@ -34,13 +37,29 @@ export async function main(argv: readonly string[]): Promise<number> {
   try {
     config = resolveConfig({ argv: rest, env: process.env });
   } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`tandem: ${error.message}\n`);
-      return 2;
-    }
-    throw error;
+    return configFailure(error);
   }
   return serve(config, createLogger(config));
+}
+
+async function token(argv: readonly string[]): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(TOKEN_USAGE);
+    return 0;
+  }
+  try {
+    process.stdout.write(`${await tokenCommand(argv, process.env)}\n`);
+    return 0;
+  } catch (error) {
+    return configFailure(error);
+  }
+}
+
+/** A configuration error is one line naming what is wrong, and exit code 2. */
+function configFailure(error: unknown): number {
+  if (!(error instanceof ConfigError)) throw error;
+  process.stderr.write(`tandem: ${error.message}\n`);
+  return 2;
 }
 
 async function serve(config: ServerConfig, logger: Logger): Promise<number> {
@@ -54,6 +73,7 @@ async function serve(config: ServerConfig, logger: Logger): Promise<number> {
   try {
     server = await startServer(config, { logger });
   } catch (error) {
+    if (error instanceof ConfigError) return configFailure(error);
     logger.fatal({ err: error }, "could not start");
     return 1;
   }

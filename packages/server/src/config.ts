@@ -9,6 +9,7 @@ import { z } from "zod";
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 export const LOG_FORMATS = ["auto", "json", "pretty"] as const;
+export const AUTH_MODES = ["none", "jwt"] as const;
 
 const MiB = 1024 * 1024;
 
@@ -29,7 +30,13 @@ interface Setting<T> {
   schema: z.ZodType<T>;
   /** A flag that needs no value (`--fsync` means true). */
   isSwitch?: boolean;
+  /** A list: the flag may repeat, the environment variable holds a comma-separated list. */
+  isList?: boolean;
 }
+
+const list = z.array(z.string().min(1));
+/** An optional path or secret: the empty string means "not set". */
+const optionalString = z.string();
 
 const setting = <T>(s: Setting<T>): Setting<T> => s;
 
@@ -76,6 +83,133 @@ export const SETTINGS = {
     accepted: "an integer from 1024 to 268435456",
     default: 1 * MiB,
     schema: integer(1024, 256 * MiB),
+  }),
+  auth: setting({
+    description: "How clients authenticate: none, or JSON Web Tokens",
+    accepted: AUTH_MODES.join(", "),
+    default: "none" as (typeof AUTH_MODES)[number],
+    schema: z.enum(AUTH_MODES),
+  }),
+  allowAnonymous: setting({
+    description: "Allow --auth none on an address other than loopback",
+    accepted: "true or false",
+    default: false,
+    schema: boolean,
+    isSwitch: true,
+  }),
+  jwtSecret: setting({
+    description: "HS256 secret for --auth jwt (prefer the environment variable)",
+    accepted: "a string of at least 32 characters, or empty",
+    default: "",
+    schema: optionalString.refine((v) => v === "" || v.length >= 32),
+  }),
+  jwtPublicKey: setting({
+    description: "PEM public key file for --auth jwt (EdDSA, ES256 or RS256)",
+    accepted: "a file path, or empty",
+    default: "",
+    schema: optionalString,
+  }),
+  jwksFile: setting({
+    description: "JSON Web Key Set file for --auth jwt (EdDSA, ES256 or RS256)",
+    accepted: "a file path, or empty",
+    default: "",
+    schema: optionalString,
+  }),
+  tokenGrace: setting({
+    description:
+      "Milliseconds a connection may stay after its token expires while it fetches a fresh one",
+    accepted: "an integer from 1000 to 3600000",
+    default: 30_000,
+    schema: integer(1000, 3_600_000),
+  }),
+  authTimeout: setting({
+    description:
+      "Milliseconds a new socket has to authenticate a document before it is closed (4408)",
+    accepted: "an integer from 100 to 600000",
+    default: 10_000,
+    schema: integer(100, 600_000),
+  }),
+  showViewers: setting({
+    description: "Relay the presence (awareness) of read-only connections",
+    accepted: "true or false",
+    default: false,
+    schema: boolean,
+    isSwitch: true,
+  }),
+  allowedOrigin: setting({
+    description: "Origins allowed to open a WebSocket (repeatable; none listed: any origin)",
+    accepted: "origins such as https://app.example.com",
+    default: [] as string[],
+    schema: list,
+    isList: true,
+  }),
+  trustedProxy: setting({
+    description: "Proxy addresses whose X-Forwarded-For names the client (repeatable)",
+    accepted: "IP addresses",
+    default: [] as string[],
+    schema: list,
+    isList: true,
+  }),
+  maxDocumentSize: setting({
+    description:
+      "Largest stored size of a document in bytes; updates that would pass it are refused",
+    accepted: "an integer from 1024 to 4294967296",
+    default: 50 * MiB,
+    schema: integer(1024, 4096 * MiB),
+  }),
+  messageRate: setting({
+    description: "Messages per second a socket may send on average (0: no limit)",
+    accepted: "an integer from 0 to 1000000",
+    default: 1000,
+    schema: integer(0, 1_000_000),
+  }),
+  messageBurst: setting({
+    description: "Messages a socket may send at once above the average rate",
+    accepted: "an integer from 1 to 1000000",
+    default: 5000,
+    schema: integer(1, 1_000_000),
+  }),
+  maxConnectionsPerIp: setting({
+    description: "Open sockets per client address (0: no limit)",
+    accepted: "an integer from 0 to 1000000",
+    default: 100,
+    schema: integer(0, 1_000_000),
+  }),
+  connectionsPerMinute: setting({
+    description: "New sockets per client address per minute (0: no limit)",
+    accepted: "an integer from 0 to 1000000",
+    default: 600,
+    schema: integer(0, 1_000_000),
+  }),
+  preAuthMaxBytes: setting({
+    description: "Bytes a socket may queue before it has authenticated",
+    accepted: "an integer from 1024 to 268435456",
+    default: 5 * MiB,
+    schema: integer(1024, 256 * MiB),
+  }),
+  preAuthMaxMessages: setting({
+    description: "Messages a socket may queue before it has authenticated",
+    accepted: "an integer from 1 to 1000000",
+    default: 1000,
+    schema: integer(1, 1_000_000),
+  }),
+  preAuthMaxDocuments: setting({
+    description: "Documents a socket may ask for before any is authenticated",
+    accepted: "an integer from 1 to 100000",
+    default: 100,
+    schema: integer(1, 100_000),
+  }),
+  tlsCert: setting({
+    description: "PEM certificate file: serve wss:// and https:// (with --tls-key)",
+    accepted: "a file path, or empty",
+    default: "",
+    schema: optionalString,
+  }),
+  tlsKey: setting({
+    description: "PEM private key file for --tls-cert",
+    accepted: "a file path, or empty",
+    default: "",
+    schema: optionalString,
   }),
   shutdownTimeout: setting({
     description: "Milliseconds a graceful shutdown may take before the process exits anyway",
@@ -144,11 +278,11 @@ function validate(name: SettingName, raw: unknown, source: Source): unknown {
 
 /** Splits `--name value`, `--name=value` and switches into raw strings by setting name. */
 function parseFlags(argv: readonly string[]): {
-  values: Map<SettingName, string | true>;
+  values: Map<SettingName, string | true | string[]>;
   configFile?: string;
 } {
   const byFlag = new Map(settingNames.map((name) => [flagOf(name), name]));
-  const values = new Map<SettingName, string | true>();
+  const values = new Map<SettingName, string | true | string[]>();
   let configFile: string | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
@@ -179,8 +313,13 @@ function parseFlags(argv: readonly string[]): {
         `unknown option ${JSON.stringify(flag)} (accepted: ${[CONFIG_FILE_FLAG, ...byFlag.keys()].join(", ")})`,
       );
     }
-    const isSwitch = (SETTINGS[name] as Setting<unknown>).isSwitch;
-    values.set(name, isSwitch && inline === undefined ? true : next());
+    const spec = SETTINGS[name] as Setting<unknown>;
+    if (spec.isList) {
+      const previous = values.get(name);
+      values.set(name, [...(Array.isArray(previous) ? previous : []), next()]);
+      continue;
+    }
+    values.set(name, spec.isSwitch && inline === undefined ? true : next());
   }
   return configFile === undefined ? { values } : { values, configFile };
 }
@@ -222,11 +361,36 @@ export function resolveConfig({ argv, env }: Sources): ServerConfig {
     const fromEnv = env[envOf(name)];
     if (flag !== undefined) config[name] = validate(name, flag, "flag");
     else if (fromEnv !== undefined && fromEnv !== "") {
-      config[name] = validate(name, fromEnv, "environment");
+      const raw = (SETTINGS[name] as Setting<unknown>).isList
+        ? fromEnv.split(",").map((v) => v.trim())
+        : fromEnv;
+      config[name] = validate(name, raw, "environment");
     } else if (name in file) config[name] = validate(name, file[name], "config file");
     else config[name] = SETTINGS[name].default;
   }
+  checkConfig(config as ServerConfig);
   return config as ServerConfig;
+}
+
+const LOOPBACK = /^(localhost|127(\.\d{1,3}){3}|::1|\[::1\])$/;
+export const isLoopback = (host: string): boolean => LOOPBACK.test(host);
+
+/** Rules that involve more than one setting. Throws ConfigError naming them. */
+export function checkConfig(config: ServerConfig): void {
+  if (config.auth === "none" && !isLoopback(config.host) && !config.allowAnonymous) {
+    throw new ConfigError(
+      `refusing to serve ${config.host} without authentication: anyone who can reach it could read and change every document (set --auth jwt, or --allow-anonymous to accept that)`,
+    );
+  }
+  const keys = [config.jwtSecret, config.jwtPublicKey, config.jwksFile].filter((v) => v !== "");
+  if (config.auth === "jwt" && keys.length !== 1) {
+    throw new ConfigError(
+      `--auth jwt needs exactly one of --jwt-secret, --jwt-public-key, --jwks-file (${keys.length} given)`,
+    );
+  }
+  if ((config.tlsCert === "") !== (config.tlsKey === "")) {
+    throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  }
 }
 
 /** The defaults, with some settings overridden; for embedding and tests. */

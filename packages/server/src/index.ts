@@ -1,4 +1,7 @@
 export { CloseCode } from "@tandem/protocol";
+export { type MintOptions, mintToken, parseDuration } from "./auth/mint.ts";
+export { type Access, accessFor } from "./auth/permissions.ts";
+export { createTokenVerifier, type TokenClaims, TokenError } from "./auth/tokens.ts";
 export {
   ConfigError,
   defaultConfig,

@@ -1,8 +1,14 @@
+import { readFileSync } from "node:fs";
 import { createServer, type Server as HttpServer } from "node:http";
+import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { type Extension, Hocuspocus } from "@hocuspocus/server";
-import type { ServerConfig } from "./config.ts";
+import { createTokenVerifier } from "./auth/tokens.ts";
+import { ConfigError, checkConfig, type ServerConfig } from "./config.ts";
+import { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
+import { Authentication } from "./extensions/authentication.ts";
+import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
 import { guardHooks } from "./extensions/guard-hooks.ts";
 import { handleHttp, healthRoutes, type Route } from "./http/routes.ts";
@@ -55,30 +61,54 @@ export async function startServer(
   options: StartOptions = {},
 ): Promise<TandemServer> {
   const logger = options.logger ?? silentLogger();
+  checkConfig(config);
+  // Read keys and certificates before anything opens, so a bad file is a config error.
+  const verifier = config.auth === "jwt" ? createTokenVerifier(config) : null;
+  const tls = config.tlsCert ? readTls(config) : null;
   const store = options.store ?? (await openStore(config, logger));
   let stopping: Promise<void> | null = null;
 
-  const extensions = [new Durability(store, logger), ...(options.extensions ?? [])].map((e) =>
-    guardHooks(e, logger),
-  );
+  const authenticated = new AuthenticatedSockets();
+  const extensions: Extension[] = [
+    new Authentication({
+      verifier,
+      tokenGraceMs: config.tokenGrace,
+      showViewers: config.showViewers,
+      logger,
+    }),
+    new DocumentSizeLimit(store, config.maxDocumentSize, logger),
+    new Durability(store, logger),
+    authenticated,
+    ...(options.extensions ?? []),
+  ];
   const hocuspocus = new Hocuspocus({
     name: "tandem",
     quiet: true,
-    extensions,
+    extensions: extensions.map((e) => guardHooks(e, logger)),
     // Tandem stores every update as it arrives and has no onStoreDocument hook, so Hocuspocus's
     // debounced store only decides when a document may unload: right after its last client.
     unloadImmediately: true,
+    maxUnauthenticatedQueueSize: config.preAuthMaxBytes,
+    maxUnauthenticatedQueueMessages: config.preAuthMaxMessages,
+    maxPendingDocuments: config.preAuthMaxDocuments,
   });
-
   const gateway = new WebSocketGateway(hocuspocus, logger, {
     maxMessageSize: config.maxMessageSize,
+    allowedOrigins: config.allowedOrigin,
+    trustedProxies: config.trustedProxy,
+    maxConnectionsPerIp: config.maxConnectionsPerIp,
+    connectionsPerMinute: config.connectionsPerMinute,
+    messageRate: config.messageRate,
+    messageBurst: config.messageBurst,
+    authTimeoutMs: config.authTimeout,
+    authenticated,
   });
-  const http: HttpServer = createServer(
-    handleHttp([
-      healthRoutes({ ready: () => stopping === null && store.isOpen }),
-      ...(options.routes ?? []),
-    ]),
-  );
+
+  const handler = handleHttp([
+    healthRoutes({ ready: () => stopping === null && store.isOpen }),
+    ...(options.routes ?? []),
+  ]);
+  const http: HttpServer = tls ? createTlsServer(tls, handler) : createServer(handler);
   http.on("upgrade", gateway.handleUpgrade);
 
   try {
@@ -95,6 +125,7 @@ export async function startServer(
   }
   const { port } = http.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
+  const secure = tls ? "s" : "";
 
   const stop = async (): Promise<void> => {
     const closed = new Promise<void>((r) => http.close(() => r()));
@@ -107,8 +138,8 @@ export async function startServer(
   };
 
   return {
-    url: `ws://${host}:${port}`,
-    httpUrl: `http://${host}:${port}`,
+    url: `ws${secure}://${host}:${port}`,
+    httpUrl: `http${secure}://${host}:${port}`,
     port,
     hocuspocus,
     store,
@@ -117,6 +148,17 @@ export async function startServer(
       return stopping;
     },
   };
+}
+
+function readTls(config: ServerConfig): { cert: Buffer; key: Buffer } {
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path);
+    } catch (error) {
+      throw new ConfigError(`cannot read ${flag} ${path}: ${(error as Error).message}`);
+    }
+  };
+  return { cert: read("--tls-cert", config.tlsCert), key: read("--tls-key", config.tlsKey) };
 }
 
 /**

@@ -3,25 +3,53 @@ import type { Duplex } from "node:stream";
 import type { Hocuspocus } from "@hocuspocus/server";
 import { CloseCode } from "@tandem/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
+import type { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
+import { clientAddress } from "./limits/client-address.ts";
+import { ConnectionLimiter } from "./limits/connection-limiter.ts";
+import { TokenBucket } from "./limits/token-bucket.ts";
 import type { Logger } from "./logger.ts";
 import { screenFrame } from "./protocol/frame-screen.ts";
 
+export interface GatewayOptions {
+  maxMessageSize: number;
+  /** Origins allowed to connect; empty: any. */
+  allowedOrigins: readonly string[];
+  trustedProxies: readonly string[];
+  maxConnectionsPerIp: number;
+  connectionsPerMinute: number;
+  /** Messages per second per socket (0: no limit), and the burst above it. */
+  messageRate: number;
+  messageBurst: number;
+  /** A socket that has not authenticated any document by then is closed. */
+  authTimeoutMs: number;
+  authenticated: AuthenticatedSockets;
+}
+
 /**
- * Owns the WebSocket side of the server: upgrades, the size limit, frame screening, and handing
- * sockets to Hocuspocus. Hocuspocus's own Server class is not used so that text frames, malformed
- * frames and oversized messages each get their own close code before anything is parsed twice.
+ * Owns the WebSocket side of the server: who may upgrade (origin, per-address limits), the size
+ * and rate of messages, frame screening, the authentication deadline, and handing sockets to
+ * Hocuspocus. Hocuspocus's own Server class is not used so that each of these answers with its
+ * own HTTP status or close code, and a log line, before anything is parsed.
  */
 export class WebSocketGateway {
   private readonly wss: WebSocketServer;
+  private readonly limiter: ConnectionLimiter;
+  private readonly sweeper: NodeJS.Timeout;
   private accepting = true;
 
   constructor(
     private readonly hocuspocus: Hocuspocus,
     private readonly logger: Logger,
-    options: { maxMessageSize: number },
+    private readonly options: GatewayOptions,
   ) {
     // ws closes a socket whose message exceeds maxPayload with 1009 before buffering it whole.
     this.wss = new WebSocketServer({ noServer: true, maxPayload: options.maxMessageSize });
+    this.limiter = new ConnectionLimiter({
+      maxOpen: options.maxConnectionsPerIp,
+      perMinute: options.connectionsPerMinute,
+    });
+    this.sweeper = setInterval(() => this.limiter.sweep(), 60_000);
+    this.sweeper.unref();
   }
 
   get clientCount(): number {
@@ -30,41 +58,86 @@ export class WebSocketGateway {
 
   handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on("error", () => socket.destroy());
+    const address = clientAddress(request, this.options.trustedProxies);
+    const log = this.logger.child({ remote: address });
     if (!this.accepting) {
       refuseUpgrade(socket, 503, "Service Unavailable");
       return;
     }
+    const origin = request.headers.origin;
+    const { allowedOrigins } = this.options;
+    if (allowedOrigins.length > 0 && (!origin || !allowedOrigins.includes(origin))) {
+      log.warn({ origin: origin ?? null }, "upgrade refused: origin not allowed");
+      refuseUpgrade(socket, 403, "Forbidden");
+      return;
+    }
+    const admission = this.limiter.admit(address);
+    if (!admission.admitted) {
+      log.warn({ reason: admission.reason }, "upgrade refused: connection limit");
+      refuseUpgrade(socket, 429, "Too Many Requests");
+      return;
+    }
     this.hocuspocus.hooks("onUpgrade", { request, socket, head, instance: this.hocuspocus }).then(
-      () => this.wss.handleUpgrade(request, socket, head, (ws) => this.accept(ws, request)),
+      () =>
+        this.wss.handleUpgrade(request, socket, head, (ws) => {
+          ws.once("close", admission.release);
+          this.accept(ws, request, log);
+        }),
       (error: unknown) => {
+        admission.release();
         // A hook that rejects refuses the upgrade; one that wrote its own response is done.
         if (!socket.destroyed && socket.writable) refuseUpgrade(socket, 403, "Forbidden");
-        if (error) this.logger.warn({ err: error }, "upgrade refused");
+        if (error) log.warn({ err: error }, "upgrade refused by a hook");
       },
     );
   };
 
-  private accept(ws: WebSocket, request: IncomingMessage): void {
+  private accept(ws: WebSocket, request: IncomingMessage, log: Logger): void {
     const connection = this.hocuspocus.handleConnection(ws, toWebRequest(request));
-    const log = this.logger.child({ remote: request.socket.remoteAddress });
+    const { messageRate, messageBurst, authTimeoutMs } = this.options;
+    const rate = messageRate > 0 ? new TokenBucket(messageRate, messageBurst) : null;
+    const close = (code: number, reason: string, message: string) => {
+      log.warn({ code, reason }, message);
+      ws.close(code, reason);
+    };
+    const deadline = setTimeout(() => {
+      if (!this.options.authenticated.has(ws)) {
+        close(
+          CloseCode.Timeout,
+          "authentication timeout",
+          "closing a socket that did not authenticate in time",
+        );
+      }
+    }, authTimeoutMs);
+    deadline.unref();
+
     ws.on("message", (data: Buffer, isBinary: boolean) => {
+      if (ws.readyState !== ws.OPEN) return;
+      if (rate && !rate.take()) {
+        close(
+          CloseCode.PolicyViolation,
+          "message rate exceeded",
+          "closing a socket that sent too fast",
+        );
+        return;
+      }
       if (!isBinary) {
-        log.warn("closing a socket that sent a text frame");
-        ws.close(CloseCode.UnsupportedData, "text frames are not supported");
+        close(
+          CloseCode.UnsupportedData,
+          "text frames are not supported",
+          "closing a socket that sent a text frame",
+        );
         return;
       }
       const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       const result = screenFrame(frame);
       if (result.verdict === "forward") connection.handleMessage(frame);
       else if (result.verdict === "reject") {
-        log.warn(
-          { code: result.code, reason: result.reason },
-          "closing a socket that sent an invalid frame",
-        );
-        ws.close(result.code, result.reason);
+        close(result.code, result.reason, "closing a socket that sent an invalid frame");
       }
     });
     ws.on("close", (code: number, reason: Buffer) => {
+      clearTimeout(deadline);
       connection.handleClose({ code, reason: reason.toString() });
     });
     ws.on("error", (error: Error) => {
@@ -76,6 +149,7 @@ export class WebSocketGateway {
   /** Refuses new sockets and closes the open ones with a code that makes providers reconnect. */
   async closeAll(timeoutMs: number): Promise<void> {
     this.accepting = false;
+    clearInterval(this.sweeper);
     const closed = [...this.wss.clients].map(
       (ws) =>
         new Promise<void>((resolve) => {

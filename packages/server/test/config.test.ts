@@ -27,7 +27,12 @@ describe("configuration", () => {
   });
 
   it("takes flag over environment over config file over default", () => {
-    const config = file("precedence.json", { port: 3000, host: "0.0.0.0", logLevel: "warn" });
+    const config = file("precedence.json", {
+      port: 3000,
+      host: "0.0.0.0",
+      allowAnonymous: true,
+      logLevel: "warn",
+    });
     const env = { TANDEM_CONFIG: config, TANDEM_PORT: "4000", TANDEM_HOST: "::1" };
     expect(resolveConfig({ argv: ["--port", "5000"], env })).toMatchObject({
       port: 5000,
@@ -65,6 +70,67 @@ describe("configuration", () => {
   ])("refuses %j %j", (argv, env, message) => {
     expect(() => resolveConfig({ argv, env })).toThrow(ConfigError);
     expect(() => resolveConfig({ argv, env })).toThrow(message);
+  });
+
+  it("reads list settings from repeated flags, comma-separated variables and arrays", () => {
+    const argv = ["--allowed-origin", "https://a.example", "--allowed-origin=https://b.example"];
+    expect(resolveConfig({ argv, env: {} }).allowedOrigin).toEqual([
+      "https://a.example",
+      "https://b.example",
+    ]);
+    const env = { TANDEM_TRUSTED_PROXY: "10.0.0.1, 10.0.0.2" };
+    expect(resolveConfig({ argv: [], env }).trustedProxy).toEqual(["10.0.0.1", "10.0.0.2"]);
+    const config = file("lists.json", { allowedOrigin: ["https://c.example"] });
+    expect(resolveConfig({ argv: ["--config", config], env: {} }).allowedOrigin).toEqual([
+      "https://c.example",
+    ]);
+  });
+
+  it("refuses to serve other addresses without authentication unless told to", () => {
+    expect(() => resolveConfig({ argv: ["--host", "0.0.0.0"], env: {} })).toThrow(
+      "refusing to serve 0.0.0.0 without authentication",
+    );
+    expect(resolveConfig({ argv: ["--host", "0.0.0.0", "--allow-anonymous"], env: {} }).host).toBe(
+      "0.0.0.0",
+    );
+    const secret = "s".repeat(32);
+    expect(
+      resolveConfig({
+        argv: ["--host", "0.0.0.0", "--auth", "jwt", "--jwt-secret", secret],
+        env: {},
+      }).auth,
+    ).toBe("jwt");
+    for (const host of ["localhost", "127.0.0.2", "::1"]) {
+      expect(resolveConfig({ argv: ["--host", host], env: {} }).auth).toBe("none");
+    }
+  });
+
+  it("checks settings that go together", () => {
+    expect(() => resolveConfig({ argv: ["--auth", "jwt"], env: {} })).toThrow(
+      "--auth jwt needs exactly one of --jwt-secret, --jwt-public-key, --jwks-file (0 given)",
+    );
+    expect(() =>
+      resolveConfig({
+        argv: ["--auth", "jwt", "--jwt-secret", "s".repeat(32), "--jwks-file", "keys.json"],
+        env: {},
+      }),
+    ).toThrow("(2 given)");
+    expect(() => resolveConfig({ argv: ["--jwt-secret", "short"], env: {} })).toThrow(
+      "accepted: a string of at least 32 characters, or empty",
+    );
+    expect(() => resolveConfig({ argv: ["--tls-cert", "cert.pem"], env: {} })).toThrow(
+      "--tls-cert and --tls-key go together",
+    );
+  });
+
+  it("the CLI refuses unreadable key files with exit code 2", () => {
+    const run = spawnSync(
+      process.execPath,
+      [CLI, "serve", "--auth", "jwt", "--jwt-public-key", join(dir.path, "nope.pem")],
+      { encoding: "utf8" },
+    );
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/^tandem: cannot read --jwt-public-key .*nope\.pem/);
   });
 
   it("refuses bad config files, naming the key", () => {

@@ -34,6 +34,7 @@ export class GatedStore implements DocumentStore {
 
   load = (name: string) => this.inner.load(name);
   read = (name: string) => this.inner.read(name);
+  sizeOf = (name: string) => this.inner.sizeOf(name);
   list = () => this.inner.list();
   delete = (name: string) => this.inner.delete(name);
   compact = (name: string) => this.inner.compact(name);

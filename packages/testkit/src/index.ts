@@ -6,7 +6,7 @@ export {
   type TestClientOptions,
 } from "./providers.ts";
 export { type Random, seededRandom } from "./random.ts";
-export { openRawSocket, type RawSocket } from "./raw-socket.ts";
+export { openRawSocket, type RawSocket, tryUpgrade } from "./raw-socket.ts";
 export { startTestServer, type TestServer } from "./servers.ts";
 export { type SpawnedServer, spawnServer } from "./spawn.ts";
 export { tempDir } from "./temp.ts";

@@ -15,12 +15,25 @@ export class QuietWebSocket extends WebSocket {
   }
 }
 
+/** A WebSocket class that sends a fixed Origin header, as a page on that origin would. */
+function withOrigin(origin: string): typeof QuietWebSocket {
+  return class extends QuietWebSocket {
+    constructor(address: string | URL, protocols?: string | string[]) {
+      super(address, protocols, { origin });
+    }
+  };
+}
+
 export interface TestClient {
   provider: HocuspocusProvider;
   socket: HocuspocusProviderWebsocket;
   doc: Y.Doc;
   /** Every close event the socket saw, newest last. */
   closes: { code: number; reason: string }[];
+  /** Reasons of every permission-denied the server sent. */
+  denials: string[];
+  /** Reasons the server gave when it closed this document's connection (the socket stays). */
+  documentCloses: string[];
   /** Resolves once the first sync with the server is done. */
   synced(): Promise<void>;
   /** Resolves once the server has acknowledged every local change. */
@@ -34,9 +47,14 @@ export interface TestClient {
 
 export interface TestClientOptions {
   doc?: Y.Doc;
-  token?: string;
+  /** A token, or a function called on every connect and every token request. */
+  token?: string | (() => Promise<string>);
   /** Retry delay after a lost connection (kept short so tests reconnect quickly). */
   reconnectDelayMs?: number;
+  /** The Origin header to send, as a browser would. */
+  origin?: string;
+  /** The WebSocket class to use instead of QuietWebSocket. */
+  webSocket?: new (address: string | URL, protocols?: string | string[]) => WebSocket;
 }
 
 /** A real @hocuspocus/provider over a real WebSocket (ws), one socket per client. */
@@ -46,9 +64,12 @@ export function connectClient(
   options: TestClientOptions = {},
 ): TestClient {
   const closes: { code: number; reason: string }[] = [];
+  const denials: string[] = [];
+  const documentCloses: string[] = [];
   const socket = new HocuspocusProviderWebsocket({
     url,
-    WebSocketPolyfill: QuietWebSocket,
+    WebSocketPolyfill:
+      options.webSocket ?? (options.origin ? withOrigin(options.origin) : QuietWebSocket),
     delay: options.reconnectDelayMs ?? 50,
     factor: 1.5,
     maxDelay: 500,
@@ -63,6 +84,13 @@ export function connectClient(
     name,
     document: doc,
     token: options.token ?? "",
+    onAuthenticationFailed: ({ reason }) => {
+      denials.push(reason);
+    },
+    onClose: ({ event }) => {
+      // The provider reports the server's per-document close message as a close with code 1000.
+      if (event.code === 1000) documentCloses.push(String(event.reason));
+    },
   });
   provider.attach();
   return {
@@ -70,6 +98,8 @@ export function connectClient(
     socket,
     doc,
     closes,
+    denials,
+    documentCloses,
     synced: () => waitFor(`${name} to sync`, () => provider.isSynced).then(() => {}),
     stored: () =>
       waitFor(

@@ -44,3 +44,23 @@ export async function openRawSocket(url: string): Promise<RawSocket> {
       }),
   };
 }
+
+/**
+ * Tries a WebSocket upgrade and reports how it went: 101 with the open socket, or the HTTP status
+ * the server refused it with.
+ */
+export function tryUpgrade(
+  url: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; ws: WebSocket | null }> {
+  return new Promise((resolve) => {
+    const { origin, ...rest } = headers;
+    const ws = new WebSocket(url, { headers: rest, ...(origin ? { origin } : {}) });
+    ws.on("error", () => {});
+    ws.once("open", () => resolve({ status: 101, ws }));
+    ws.once("unexpected-response", (_request, response) => {
+      resolve({ status: response.statusCode ?? 0, ws: null });
+      response.resume();
+    });
+  });
+}

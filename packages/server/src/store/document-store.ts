@@ -44,6 +44,8 @@ export interface DocumentStore {
   delete(name: string): Promise<boolean>;
   /** Merges the document's log into its state now; null when there was nothing to merge. */
   compact(name: string): Promise<CompactionResult | null>;
+  /** Bytes the document takes in storage now (state plus log, including appends in flight). */
+  sizeOf(name: string): Promise<number>;
   /** The server unloaded this document: forget its in-memory bookkeeping (a hint; may do nothing). */
   unload(name: string): void;
   /** True from open until close starts. */

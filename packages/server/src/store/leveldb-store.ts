@@ -166,6 +166,12 @@ export class LevelDocumentStore implements DocumentStore {
     return { state: state ?? null, updates: entries };
   }
 
+  async sizeOf(name: string): Promise<number> {
+    assertDocumentName(name);
+    const { meta } = await this.documentState(name);
+    return meta.stateBytes + meta.tailBytes;
+  }
+
   async read(name: string): Promise<Uint8Array | null> {
     const stored = await this.load(name);
     if (!stored) return null;
