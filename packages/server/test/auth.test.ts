@@ -3,16 +3,17 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { mintToken } from "@tandem/server";
 import {
+  authFrame,
   connectClient,
   openRawSocket,
   startTestServer,
   type TestClient,
   type TestServer,
   tempDir,
+  updateFrame,
   waitFor,
 } from "@tandem/testkit";
 import { exportJWK } from "jose";
-import * as encoding from "lib0/encoding";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 
@@ -80,26 +81,9 @@ describe("authentication with JWT", () => {
       d.getText("t").insert(0, "sneaky");
       return Y.encodeStateAsUpdate(d);
     })();
-    const frame = (type: number, body: (e: encoding.Encoder) => void) => {
-      const e = encoding.createEncoder();
-      encoding.writeVarString(e, "doc");
-      encoding.writeVarUint(e, type);
-      body(e);
-      return encoding.toUint8Array(e);
-    };
     const raw = await openRawSocket(server.url);
-    raw.send(
-      frame(0, (e) => {
-        encoding.writeVarUint(e, 2);
-        encoding.writeVarUint8Array(e, update);
-      }),
-    );
-    raw.send(
-      frame(2, (e) => {
-        encoding.writeVarUint(e, 0);
-        encoding.writeVarString(e, "forged-token");
-      }),
-    );
+    raw.send(updateFrame("doc", update));
+    raw.send(authFrame("doc", "forged-token"));
     await raw.nextMessageOrClose(0); // the permission-denied answer
     raw.ws.close();
     const reader = connect("doc", await token("reader", { doc: "read" }));
@@ -205,12 +189,7 @@ describe("authentication with JWT", () => {
   it("closes after the grace period when the client never answers the token request", async () => {
     await start();
     const raw = await openRawSocket(server.url);
-    const e = encoding.createEncoder();
-    encoding.writeVarString(e, "doc");
-    encoding.writeVarUint(e, 2);
-    encoding.writeVarUint(e, 0);
-    encoding.writeVarString(e, await token("alice", { doc: "write" }, 1));
-    raw.send(encoding.toUint8Array(e));
+    raw.send(authFrame("doc", await token("alice", { doc: "write" }, 1)));
     // Authenticated, then (a second later) a token request, then (after the grace) a close.
     const closeMessage = await waitFor(
       "the close message",

@@ -1,11 +1,15 @@
 import { CloseCode } from "@tandem/protocol";
 import {
+  authFrame,
   connectClient,
+  frame,
   openRawSocket,
   seededRandom,
   startTestServer,
+  stateVectorFrame,
   type TestClient,
   type TestServer,
+  updateFrame,
   waitFor,
 } from "@tandem/testkit";
 import * as encoding from "lib0/encoding";
@@ -14,24 +18,8 @@ import * as Y from "yjs";
 
 const DOC = "shared";
 
-/** A frame as the Hocuspocus protocol lays it out: address, message type, then the body. */
-function frame(address: string, type: number, body: (e: encoding.Encoder) => void = () => {}) {
-  const e = encoding.createEncoder();
-  encoding.writeVarString(e, address);
-  encoding.writeVarUint(e, type);
-  body(e);
-  return encoding.toUint8Array(e);
-}
-const auth = (doc: string) =>
-  frame(doc, 2, (e) => {
-    encoding.writeVarUint(e, 0);
-    encoding.writeVarString(e, "");
-  });
-const syncUpdate = (doc: string, update: Uint8Array) =>
-  frame(doc, 0, (e) => {
-    encoding.writeVarUint(e, 2);
-    encoding.writeVarUint8Array(e, update);
-  });
+const auth = (doc: string) => authFrame(doc, "");
+const syncUpdate = updateFrame;
 
 /** A real update that inserts text, to corrupt in various ways. */
 function realUpdate(text: string): Uint8Array {
@@ -141,10 +129,7 @@ describe("bad input closes only the sender and stores nothing", () => {
   it("valid-looking updates with garbage payloads: 1007, or applied as the valid update they are", async () => {
     const random = seededRandom();
     const update = realUpdate("garbage payload that is long enough to corrupt");
-    const probe = frame(DOC, 0, (e) => {
-      encoding.writeVarUint(e, 0);
-      encoding.writeVarUint8Array(e, new Uint8Array([0]));
-    });
+    const probe = stateVectorFrame(DOC);
     const outcomes = { refused: 0, accepted: 0 };
     for (let i = 0; i < 40; i++) {
       const corrupted = update.slice();

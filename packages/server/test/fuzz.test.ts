@@ -1,13 +1,17 @@
 import { mintToken } from "@tandem/server";
 import {
+  authFrame,
   connectClient,
+  frame,
   openRawSocket,
   type Random,
   type RawSocket,
   seededRandom,
   startTestServer,
+  syncFrame,
   type TestClient,
   type TestServer,
+  updateFrame,
   waitFor,
 } from "@tandem/testkit";
 import * as encoding from "lib0/encoding";
@@ -21,30 +25,14 @@ const HONEST_DOC = "shared";
 
 /** Frames a fuzzer sends: valid ones to mutate, plus pure noise. */
 function validFrames(doc: string, token: string, random: Random): Uint8Array[] {
-  const frame = (type: number, body: (e: encoding.Encoder) => void) => {
-    const e = encoding.createEncoder();
-    encoding.writeVarString(e, doc);
-    encoding.writeVarUint(e, type);
-    body(e);
-    return encoding.toUint8Array(e);
-  };
   const ydoc = new Y.Doc();
   ydoc.getText("t").insert(0, `fuzz ${random.int(1e6)}`);
   const update = Y.encodeStateAsUpdate(ydoc);
   return [
-    frame(2, (e) => {
-      encoding.writeVarUint(e, 0);
-      encoding.writeVarString(e, token);
-    }),
-    frame(0, (e) => {
-      encoding.writeVarUint(e, 2);
-      encoding.writeVarUint8Array(e, update);
-    }),
-    frame(0, (e) => {
-      encoding.writeVarUint(e, 0);
-      encoding.writeVarUint8Array(e, Y.encodeStateVector(ydoc));
-    }),
-    frame(1, (e) => {
+    authFrame(doc, token),
+    updateFrame(doc, update),
+    syncFrame(doc, 0, Y.encodeStateVector(ydoc)),
+    frame(doc, 1, (e) => {
       const awareness = encoding.createEncoder();
       encoding.writeVarUint(awareness, 1);
       encoding.writeVarUint(awareness, random.int(2 ** 30));
@@ -52,7 +40,7 @@ function validFrames(doc: string, token: string, random: Random): Uint8Array[] {
       encoding.writeVarString(awareness, JSON.stringify({ user: { id: "fake", name: "Fake" } }));
       encoding.writeVarUint8Array(e, encoding.toUint8Array(awareness));
     }),
-    frame(5, (e) => encoding.writeVarString(e, "stateless")),
+    frame(doc, 5, (e) => encoding.writeVarString(e, "stateless")),
   ];
 }
 

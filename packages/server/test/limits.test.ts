@@ -4,28 +4,17 @@ import {
   connectClient,
   openRawSocket,
   startTestServer,
+  stateVectorFrame,
   type TestClient,
   type TestServer,
   tryUpgrade,
   waitFor,
 } from "@tandem/testkit";
-import * as encoding from "lib0/encoding";
 import { afterEach, describe, expect, it } from "vitest";
 import type WebSocket from "ws";
 import * as Y from "yjs";
 
-const frame = (doc: string, type: number, body: (e: encoding.Encoder) => void = () => {}) => {
-  const e = encoding.createEncoder();
-  encoding.writeVarString(e, doc);
-  encoding.writeVarUint(e, type);
-  body(e);
-  return encoding.toUint8Array(e);
-};
-const stateVectorRequest = (doc: string) =>
-  frame(doc, 0, (e) => {
-    encoding.writeVarUint(e, 0);
-    encoding.writeVarUint8Array(e, new Uint8Array([0]));
-  });
+const stateVectorRequest = stateVectorFrame;
 
 describe("abuse limits", () => {
   let server: TestServer;

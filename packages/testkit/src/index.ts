@@ -1,3 +1,4 @@
+export { authFrame, frame, stateVectorFrame, syncFrame, updateFrame } from "./frames.ts";
 export { GatedStore } from "./gated-store.ts";
 export {
   connectClient,

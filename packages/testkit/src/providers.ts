@@ -54,7 +54,10 @@ export interface TestClientOptions {
   /** The Origin header to send, as a browser would. */
   origin?: string;
   /** The WebSocket class to use instead of QuietWebSocket. */
-  webSocket?: new (address: string | URL, protocols?: string | string[]) => WebSocket;
+  webSocket?: new (
+    address: string | URL,
+    protocols?: string | string[],
+  ) => WebSocket;
 }
 
 /** A real @hocuspocus/provider over a real WebSocket (ws), one socket per client. */
