@@ -81,6 +81,8 @@ async function serve(config: ServerConfig, logger: Logger): Promise<number> {
     { url: server.url, http: server.httpUrl, data: config.data, fsync: config.fsync },
     `listening on ${server.url}`,
   );
+  if (config.staticDir)
+    logger.info({ open: `${server.httpUrl}/` }, `open ${server.httpUrl}/ in a browser`);
 
   return new Promise<number>((resolveExit) => {
     const shutdown = (signal: NodeJS.Signals) => {

@@ -1,4 +1,5 @@
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { z } from "zod";
 
 /**
@@ -58,6 +59,12 @@ export const SETTINGS = {
     accepted: "a directory path",
     default: "./data",
     schema: z.string().min(1),
+  }),
+  staticDir: setting({
+    description: "Directory of a built web app to serve on the same port (the editor demo)",
+    accepted: "a directory path, or empty for none",
+    default: "",
+    schema: optionalString,
   }),
   fsync: setting({
     description: "Sync every write to disk before acknowledging it (survives power loss)",
@@ -386,6 +393,11 @@ export function checkConfig(config: ServerConfig): void {
   if (config.auth === "jwt" && keys.length !== 1) {
     throw new ConfigError(
       `--auth jwt needs exactly one of --jwt-secret, --jwt-public-key, --jwks-file (${keys.length} given)`,
+    );
+  }
+  if (config.staticDir && !existsSync(join(config.staticDir, "index.html"))) {
+    throw new ConfigError(
+      `--static-dir ${config.staticDir} has no index.html (build the app first: pnpm start builds the editor)`,
     );
   }
   if ((config.tlsCert === "") !== (config.tlsKey === "")) {

@@ -12,6 +12,7 @@ import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
 import { guardHooks } from "./extensions/guard-hooks.ts";
 import { handleHttp, healthRoutes, type Route } from "./http/routes.ts";
+import { staticFiles } from "./http/static-files.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import type { DocumentStore } from "./store/document-store.ts";
 import { LevelDocumentStore } from "./store/leveldb-store.ts";
@@ -107,6 +108,7 @@ export async function startServer(
   const handler = handleHttp([
     healthRoutes({ ready: () => stopping === null && store.isOpen }),
     ...(options.routes ?? []),
+    ...(config.staticDir ? [staticFiles(config.staticDir)] : []),
   ]);
   const http: HttpServer = tls ? createTlsServer(tls, handler) : createServer(handler);
   http.on("upgrade", gateway.handleUpgrade);

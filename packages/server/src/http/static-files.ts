@@ -1,0 +1,74 @@
+import { createReadStream, existsSync, statSync } from "node:fs";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { extname, join, normalize, resolve, sep } from "node:path";
+import type { Route } from "./routes.ts";
+
+const TYPES: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json; charset=utf-8",
+  ".webmanifest": "application/manifest+json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".txt": "text/plain; charset=utf-8",
+  ".map": "application/json; charset=utf-8",
+};
+
+/**
+ * Serves a built single-page app (the editor demo) from `root` on the server's port. Files under
+ * /assets/ carry content hashes in their names and are cached for good; everything else is
+ * revalidated, so a new build (and its service worker) is picked up at once. A path with no file
+ * and no extension gets index.html: the app routes /d/<name> itself.
+ */
+export function staticFiles(root: string): Route {
+  const base = resolve(root);
+  const index = join(base, "index.html");
+  return (request: IncomingMessage, response: ServerResponse) => {
+    if (request.method !== "GET" && request.method !== "HEAD") return false;
+    let path: string;
+    try {
+      path = decodeURIComponent((request.url ?? "/").split("?")[0] ?? "/");
+    } catch {
+      return false;
+    }
+    const file = normalize(join(base, path));
+    // Never serve anything outside the root, whatever the path says.
+    if (file !== base && !file.startsWith(base + sep)) return false;
+    if (isFile(file)) {
+      send(request, response, file, path.startsWith("/assets/"));
+      return true;
+    }
+    if (extname(path) === "" && isFile(index)) {
+      send(request, response, index, false);
+      return true;
+    }
+    return false;
+  };
+}
+
+function isFile(path: string): boolean {
+  return existsSync(path) && statSync(path).isFile();
+}
+
+function send(
+  request: IncomingMessage,
+  response: ServerResponse,
+  file: string,
+  immutable: boolean,
+): void {
+  response.writeHead(200, {
+    "content-type": TYPES[extname(file)] ?? "application/octet-stream",
+    "content-length": statSync(file).size,
+    "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
+    "x-content-type-options": "nosniff",
+  });
+  if (request.method === "HEAD") {
+    response.end();
+    return;
+  }
+  createReadStream(file).pipe(response);
+}

@@ -1,0 +1,76 @@
+import { mkdirSync, writeFileSync } from "node:fs";
+import { request } from "node:http";
+import { join } from "node:path";
+import { startTestServer, type TestServer, tempDir } from "@tandem/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/** A raw GET, so paths like /../ reach the server as written. */
+function get(
+  url: string,
+  path: string,
+): Promise<{ status: number; type: string; cache: string; body: string }> {
+  return new Promise((resolve, reject) => {
+    const { hostname, port } = new URL(url);
+    // An options object, not a URL: a URL would be normalized before it is sent.
+    request({ hostname, port, path }, (res) => {
+      let body = "";
+      res.on("data", (chunk) => {
+        body += chunk;
+      });
+      res.on("end", () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          type: String(res.headers["content-type"]),
+          cache: String(res.headers["cache-control"]),
+          body,
+        }),
+      );
+    })
+      .on("error", reject)
+      .end();
+  });
+}
+
+describe("serving the editor's files on the server's port", () => {
+  let server: TestServer;
+  let dir: Awaited<ReturnType<typeof tempDir>>;
+  beforeAll(async () => {
+    dir = await tempDir();
+    mkdirSync(join(dir.path, "assets"));
+    writeFileSync(join(dir.path, "index.html"), "<!doctype html><title>Tandem</title>");
+    writeFileSync(join(dir.path, "sw.js"), "self.addEventListener('fetch', () => {});");
+    writeFileSync(join(dir.path, "assets", "app-1a2b3c.js"), "console.log('app');");
+    server = await startTestServer({ staticDir: dir.path });
+  });
+  afterAll(async () => {
+    await server.dispose();
+    await dir.remove();
+  });
+
+  it("serves the app at / and at its routes", async () => {
+    for (const path of ["/", "/d/team-notes", "/d/a%20b"]) {
+      const page = await get(server.httpUrl, path);
+      expect(page.status, path).toBe(200);
+      expect(page.type).toBe("text/html; charset=utf-8");
+      expect(page.body).toContain("<title>Tandem</title>");
+      expect(page.cache).toBe("no-cache");
+    }
+  });
+
+  it("caches hashed assets for good and revalidates the service worker", async () => {
+    const asset = await get(server.httpUrl, "/assets/app-1a2b3c.js");
+    expect(asset).toMatchObject({ status: 200, type: "text/javascript; charset=utf-8" });
+    expect(asset.cache).toContain("immutable");
+    const sw = await get(server.httpUrl, "/sw.js");
+    expect(sw).toMatchObject({ status: 200, cache: "no-cache" });
+  });
+
+  it("answers 404 for missing files and never leaves its directory", async () => {
+    expect((await get(server.httpUrl, "/assets/missing.js")).status).toBe(404);
+    const traversal = await get(server.httpUrl, "/../../../etc/passwd");
+    expect(traversal.status).toBe(404);
+    expect(traversal.body).not.toContain("root:");
+    expect((await get(server.httpUrl, "/%2e%2e/%2e%2e/etc/passwd")).status).toBe(404);
+    expect((await get(server.httpUrl, "/healthz")).status).toBe(200);
+  });
+});
