@@ -9,6 +9,7 @@ import {
   waitFor,
 } from "@tandem/testkit";
 import { afterEach, describe, expect, it } from "vitest";
+import * as Y from "yjs";
 
 /**
  * The acknowledgement seam (src/extensions/ack-gate.ts) relies on how Hocuspocus handles an
@@ -74,6 +75,22 @@ describe("acknowledgements wait for the store", () => {
     gated.release();
     await a.stored();
     expect(gated.completedAppends).toBe(20);
+  });
+
+  it("a failed append is never acknowledged: the socket closes with 1011 and the client sends it again", async () => {
+    await start();
+    const a = connectClient(server.url, "fails");
+    clients.push(a);
+    await a.stored();
+    gated.failNext(1);
+    a.doc.getText("t").insert(0, "must not be lost");
+    await waitFor("the server to close the socket", () => a.closes.length > 0);
+    expect(a.closes[0]?.code).toBe(1011);
+    // The provider reconnects by itself and its sync sends the unacknowledged edit again.
+    await a.stored();
+    const stored = new Y.Doc();
+    Y.applyUpdate(stored, (await server.store.read("fails")) as Uint8Array);
+    expect(stored.getText("t").toString()).toBe("must not be lost");
   });
 
   it("a client that sends nothing new is acknowledged without a write", async () => {

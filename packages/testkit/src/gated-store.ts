@@ -7,6 +7,7 @@ import type { DocumentStore } from "@tandem/server";
  */
 export class GatedStore implements DocumentStore {
   private held: (() => void)[] | null = null;
+  private failures = 0;
   /** Appends that reached the inner store and completed. */
   completedAppends = 0;
   /** Appends waiting at the gate. */
@@ -15,6 +16,11 @@ export class GatedStore implements DocumentStore {
   }
 
   constructor(readonly inner: DocumentStore) {}
+
+  /** The next `count` appends fail, as a full or broken disk would make them. */
+  failNext(count: number): void {
+    this.failures = count;
+  }
 
   hold(): void {
     this.held ??= [];
@@ -28,6 +34,10 @@ export class GatedStore implements DocumentStore {
 
   async append(name: string, update: Uint8Array): Promise<void> {
     if (this.held) await new Promise<void>((go) => this.held?.push(go));
+    if (this.failures > 0) {
+      this.failures--;
+      throw new Error("simulated storage failure");
+    }
     await this.inner.append(name, update);
     this.completedAppends++;
   }
