@@ -19,6 +19,8 @@ export const CloseCode = {
   ResetConnection: 4205,
   /** Hocuspocus: no valid token (also: the token expired and no fresh one came). */
   Unauthorized: 4401,
+  /** Hocuspocus: the client may not have what it asked for. */
+  Forbidden: 4403,
   /** An update would grow the document past the server's maximum document size. */
   DocumentTooLarge: 4413,
   /** Hocuspocus: no message (or no authentication) in time. */

@@ -19,10 +19,12 @@ import * as Y from "yjs";
 describe("acknowledgements wait for the store", () => {
   let server: TestServer;
   let gated: GatedStore;
+  let removeData: () => Promise<void> = async () => {};
   const clients: TestClient[] = [];
 
   const start = async () => {
     const dir = await tempDir();
+    removeData = dir.remove;
     const inner = await LevelDocumentStore.open({
       path: dir.path,
       fsync: false,
@@ -36,6 +38,7 @@ describe("acknowledgements wait for the store", () => {
   afterEach(async () => {
     for (const c of clients.splice(0)) c.destroy();
     await server?.dispose();
+    await removeData();
   });
 
   it("fans out at once but acknowledges only after the append is durable", async () => {

@@ -1,3 +1,4 @@
+import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 
 /**
@@ -35,3 +36,39 @@ export const updateFrame = (doc: string, update: Uint8Array) => syncFrame(doc, 2
 
 /** SyncStep1 with an empty state vector: the server answers with the whole document. */
 export const stateVectorFrame = (doc: string) => syncFrame(doc, 0, new Uint8Array([0]));
+
+/** The parts of a frame the server sent: its document, its type, and what it says. */
+export function readFrame(bytes: Uint8Array): {
+  doc: string;
+  type: number;
+  decoder: decoding.Decoder;
+} {
+  const decoder = decoding.createDecoder(bytes);
+  const doc = decoding.readVarString(decoder);
+  const type = decoding.readVarUint(decoder);
+  return { doc, type, decoder };
+}
+
+/** Names the server's messages, for asserting their order: auth:authenticated, sync, close:..., */
+export function describeFrame(bytes: Uint8Array): string {
+  const { type, decoder } = readFrame(bytes);
+  switch (type) {
+    case 2: {
+      const kind = decoding.readVarUint(decoder);
+      if (kind === 0) return "auth:token-request";
+      if (kind === 1) return `auth:denied:${decoding.readVarString(decoder)}`;
+      return "auth:authenticated";
+    }
+    case 7:
+      return `close:${decoding.readVarString(decoder)}`;
+    case 0:
+    case 4:
+      return "sync";
+    case 1:
+      return "awareness";
+    case 8:
+      return "sync-status";
+    default:
+      return `type-${type}`;
+  }
+}

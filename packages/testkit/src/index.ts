@@ -1,4 +1,12 @@
-export { authFrame, frame, stateVectorFrame, syncFrame, updateFrame } from "./frames.ts";
+export {
+  authFrame,
+  describeFrame,
+  frame,
+  readFrame,
+  stateVectorFrame,
+  syncFrame,
+  updateFrame,
+} from "./frames.ts";
 export { GatedStore } from "./gated-store.ts";
 export {
   connectClient,

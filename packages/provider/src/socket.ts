@@ -1,0 +1,100 @@
+import {
+  type HocuspocusProvider,
+  HocuspocusProviderWebsocket,
+  type onCloseParameters,
+} from "@hocuspocus/provider";
+import type { WebSocketConstructor } from "./options.ts";
+
+/** WebSocket.OPEN in the browser API (the constant is not on every polyfill's prototype). */
+const OPEN = 1;
+
+/**
+ * The one WebSocket a client shares between all its documents: Hocuspocus's socket with the
+ * retry logic taken out, so that Tandem's Connection (connection.ts) owns every timer:
+ * - Hocuspocus retries through its own timers (a setTimeout after each close, the retry
+ *   library's sleeps between attempts) that nothing can cancel, so a Node.js process would
+ *   stay alive after close(). Here each connect() is a single attempt and onClose schedules
+ *   nothing.
+ * - Messages sent while the socket is not open are dropped instead of queued: when the socket
+ *   opens, every document runs the Yjs sync exchange, which sends whatever the server lacks.
+ *   Replaying a queue on top of it would send those updates twice, and each would count as an
+ *   unacknowledged change (see `stored` in document.ts).
+ */
+export class TandemSocket extends HocuspocusProviderWebsocket {
+  private destroyed = false;
+
+  constructor(url: string, WebSocketImpl: WebSocketConstructor) {
+    super({
+      url,
+      WebSocketPolyfill: withErrorListener(WebSocketImpl),
+      autoConnect: false,
+      // One attempt per connect(): no retry-library timers (see above).
+      maxAttempts: 1,
+      delay: 0,
+      initialDelay: 0,
+      minDelay: 0,
+      jitter: false,
+      timeout: 0,
+    });
+  }
+
+  override connect(): Promise<unknown> {
+    // A timer of Hocuspocus's that fires after destroy() must not open a new socket.
+    if (this.destroyed) return Promise.resolve();
+    return super.connect();
+  }
+
+  override onClose(params: onCloseParameters): void {
+    // Hocuspocus starts its own reconnect timer here unless a retry is under way: say there is
+    // one (connect() merely calls this function, and the next open clears it). Connection
+    // schedules the reconnect instead.
+    this.cancelWebsocketRetry ??= () => {};
+    super.onClose(params);
+  }
+
+  override send(message: Uint8Array): void {
+    if (this.webSocket?.readyState === OPEN) super.send(message);
+  }
+
+  /**
+   * Closes the socket now, even one that is half-open or still connecting. Code 4408, as
+   * Hocuspocus's own timeout.
+   */
+  forceClose(reason: string): void {
+    if (this.destroyed || !this.webSocket) return;
+    this.onClose({ event: { code: 4408, reason } });
+  }
+
+  /**
+   * Stops routing messages to a provider without telling the server, for a document the server
+   * has already dropped (it refused the token, or closed the document). Hocuspocus's detach()
+   * would send a close message, which the server would queue as the first message of a new
+   * connection to the document and apply right after that connection authenticates.
+   */
+  release(provider: HocuspocusProvider): void {
+    this.configuration.providerMap.delete(provider.effectiveName);
+    provider.detach();
+  }
+
+  override destroy(): void {
+    this.destroyed = true;
+    super.destroy();
+  }
+}
+
+/**
+ * The `ws` package throws from its EventEmitter when an "error" event has no listener, and
+ * Hocuspocus removes its listeners before closing a socket, which for a socket still
+ * connecting emits "error": in Node.js, closing the client at the wrong moment would crash the
+ * process. A no-op listener that stays for the socket's lifetime prevents that; in browsers it
+ * changes nothing.
+ */
+function withErrorListener(WebSocketImpl: WebSocketConstructor): WebSocketConstructor {
+  // A plain function: Hocuspocus calls it with `new`, which returns the object we return.
+  function WebSocketWithErrorListener(url: string): object {
+    const socket = new WebSocketImpl(url) as Partial<EventTarget>;
+    socket.addEventListener?.("error", () => {});
+    return socket;
+  }
+  return WebSocketWithErrorListener as unknown as WebSocketConstructor;
+}
