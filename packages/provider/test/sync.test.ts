@@ -49,7 +49,7 @@ describe("documents sync through the server", () => {
       await LevelDocumentStore.open({
         path: dir.path,
         fsync: false,
-        compaction: { maxUpdates: 500, maxBytes: 1 << 20 },
+        compaction: { minUpdates: 500, ratio: 0.5, maxUpdates: 20_000 },
       }),
     );
     server = await startTestServer({ data: dir.path }, { store: gated });

@@ -74,16 +74,23 @@ export const SETTINGS = {
     isSwitch: true,
   }),
   compactAfterUpdates: setting({
-    description: "Compact a document once its log holds this many updates",
+    description: "Compact a document's log once it has at least this many updates...",
     accepted: "an integer from 1 to 1000000",
     default: 500,
     schema: integer(1, 1_000_000),
   }),
-  compactAfterBytes: setting({
-    description: "Compact a document once its log holds this many bytes",
-    accepted: "an integer from 1024 to 1073741824",
-    default: 1 * MiB,
-    schema: integer(1024, 1024 * MiB),
+  compactionRatio: setting({
+    description: "...and its bytes are at least this fraction of the compacted state's",
+    accepted: "a number from 0 to 100",
+    default: 0.5,
+    schema: z.coerce.number().min(0).max(100) as unknown as z.ZodType<number>,
+  }),
+  maxLogUpdates: setting({
+    description:
+      "Compact a document's log at this many updates whatever its size (bounds load time)",
+    accepted: "an integer from 1 to 10000000",
+    default: 20_000,
+    schema: integer(1, 10_000_000),
   }),
   maxMessageSize: setting({
     description: "Largest WebSocket message accepted, in bytes (larger ones close with 1009)",

@@ -13,6 +13,7 @@ export {
 } from "./config.ts";
 export { createLogger, type Logger, silentLogger } from "./logger.ts";
 export { openStore, type StartOptions, startServer, type TandemServer } from "./server.ts";
+export { type CompactionPolicy, shouldCompact } from "./store/compaction-policy.ts";
 export type {
   CompactionResult,
   DocumentInfo,

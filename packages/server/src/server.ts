@@ -44,7 +44,11 @@ export async function openStore(config: ServerConfig, logger: Logger): Promise<D
   return LevelDocumentStore.open({
     path: resolve(config.data),
     fsync: config.fsync,
-    compaction: { maxUpdates: config.compactAfterUpdates, maxBytes: config.compactAfterBytes },
+    compaction: {
+      minUpdates: config.compactAfterUpdates,
+      ratio: config.compactionRatio,
+      maxUpdates: config.maxLogUpdates,
+    },
     events: {
       compactionStarted: (name) => log.debug({ document: name }, "compaction started"),
       compacted: (result, ms) =>

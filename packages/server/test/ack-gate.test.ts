@@ -28,7 +28,7 @@ describe("acknowledgements wait for the store", () => {
     const inner = await LevelDocumentStore.open({
       path: dir.path,
       fsync: false,
-      compaction: { maxUpdates: 500, maxBytes: 1 << 20 },
+      compaction: { minUpdates: 500, ratio: 0.5, maxUpdates: 20_000 },
     });
     gated = new GatedStore(inner);
     server = await startTestServer({ data: dir.path }, { store: gated });

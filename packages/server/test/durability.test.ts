@@ -132,7 +132,7 @@ describe("durability across a crash of the server process (SIGKILL)", () => {
     let landed = 0;
     for (let attempt = 0; attempt < 6 && landed === 0; attempt++) {
       const { dir, server, stream } = await run(
-        ["--compact-after-updates", "20", "--log-level", "debug"],
+        ["--compact-after-updates", "20", "--compaction-ratio", "0", "--log-level", "debug"],
         { payloadBytes: 4096 },
       );
       await waitFor(

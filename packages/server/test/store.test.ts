@@ -32,7 +32,7 @@ describe("LevelDocumentStore", () => {
     const store = await LevelDocumentStore.open({
       path: dir.path,
       fsync: false,
-      compaction: { maxUpdates: 1_000_000, maxBytes: 1 << 30 },
+      compaction: { minUpdates: 1_000_000, ratio: 0, maxUpdates: 1_000_000 },
       ...options,
     });
     cleanups.push(async () => {
@@ -115,7 +115,7 @@ describe("LevelDocumentStore", () => {
   it("compacts in the background once the log passes the threshold", async () => {
     const compactions: number[] = [];
     const { store } = await open({
-      compaction: { maxUpdates: 50, maxBytes: 1 << 30 },
+      compaction: { minUpdates: 50, ratio: 0, maxUpdates: 1_000_000 },
       events: { compacted: (r) => compactions.push(r.merged) },
     });
     const updates = typingUpdates("x".repeat(400));
@@ -127,6 +127,36 @@ describe("LevelDocumentStore", () => {
     expect(stored?.updates.length).toBe(0);
     expect(textOf(await store.read("doc"))).toBe("x".repeat(400));
   });
+
+  it("keeps the bytes compaction writes per update flat as a document grows", async () => {
+    const written: { after: number; bytes: number }[] = [];
+    let appended = 0;
+    const { store } = await open({
+      compaction: { minUpdates: 100, ratio: 0.5, maxUpdates: 1_000_000 },
+      events: { compacted: (r) => written.push({ after: appended, bytes: r.stateBytes }) },
+    });
+    const doc = new Y.Doc();
+    const text = doc.getText("t");
+    const updates: Uint8Array[] = [];
+    doc.on("update", (u: Uint8Array) => updates.push(u));
+    for (let i = 0; i < 20_000; i++) text.insert(text.length, String.fromCharCode(97 + (i % 26)));
+    let appendedBytes = 0;
+    for (const u of updates) {
+      await store.append("growing", u);
+      appended++;
+      appendedBytes += u.byteLength;
+    }
+    await store.compact("growing");
+    // Compaction writes each byte of state again only a bounded number of times: in total a
+    // small multiple of what was appended, and no more per update late than early.
+    const total = written.reduce((sum, w) => sum + w.bytes, 0);
+    expect(total).toBeLessThan(3 * appendedBytes);
+    const perUpdate = (from: number, to: number) =>
+      written.filter((w) => w.after > from && w.after <= to).reduce((s, w) => s + w.bytes, 0) /
+      (to - from);
+    expect(perUpdate(15_000, 20_000)).toBeLessThanOrEqual(2 * perUpdate(0, 5_000) + 1);
+    expect(textOf(await store.read("growing"))).toBe(text.toString());
+  }, 60_000);
 
   it("lists documents with size and time, and deletes them", async () => {
     let now = 1_700_000_000_000;
@@ -176,7 +206,9 @@ describe("LevelDocumentStore", () => {
   });
 
   it("a document built from 100,000 small updates reloads correctly", async () => {
-    const { store, path } = await open({ compaction: { maxUpdates: 500, maxBytes: 1 << 20 } });
+    const { store, path } = await open({
+      compaction: { minUpdates: 500, ratio: 0.5, maxUpdates: 20_000 },
+    });
     const doc = new Y.Doc();
     doc.clientID = 7;
     const text = doc.getText("t");
@@ -199,7 +231,7 @@ describe("LevelDocumentStore", () => {
     await store.close();
 
     const { store: reopened } = await open(
-      { compaction: { maxUpdates: 500, maxBytes: 1 << 20 } },
+      { compaction: { minUpdates: 500, ratio: 0.5, maxUpdates: 20_000 } },
       path,
     );
     const stored = await reopened.load("big");

@@ -26,6 +26,8 @@ export interface CompactionResult {
   merged: number;
   bytesBefore: number;
   bytesAfter: number;
+  /** Size of the new compacted state: what the compaction wrote. */
+  stateBytes: number;
 }
 
 export interface DocumentStore {

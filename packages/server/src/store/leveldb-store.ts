@@ -1,5 +1,6 @@
 import { ClassicLevel } from "classic-level";
 import { type BatchOp, BatchWriter } from "./batch-writer.ts";
+import { type CompactionPolicy, shouldCompact } from "./compaction-policy.ts";
 import type {
   CompactionResult,
   DocumentInfo,
@@ -21,13 +22,6 @@ import {
 } from "./keys.ts";
 import { mergeStoredDocument } from "./merge.ts";
 import { type DocumentMeta, decodeMeta, emptyMeta, encodeMeta } from "./meta.ts";
-
-export interface CompactionPolicy {
-  /** Compact a document once its log holds this many entries. */
-  maxUpdates: number;
-  /** ...or this many bytes. */
-  maxBytes: number;
-}
 
 export interface StoreEvents {
   compactionStarted?(name: string): void;
@@ -265,6 +259,7 @@ export class LevelDocumentStore implements DocumentStore {
       merged: updates.length,
       bytesBefore,
       bytesAfter: doc.meta.stateBytes + doc.meta.tailBytes,
+      stateBytes: merged.byteLength,
     };
     this.options.events?.compacted?.(result, performance.now() - started);
     return result;
@@ -328,8 +323,7 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   private maybeScheduleCompaction(name: string, doc: DocumentState): void {
-    const { maxUpdates, maxBytes } = this.options.compaction;
-    if (doc.meta.tailCount < maxUpdates && doc.meta.tailBytes < maxBytes) return;
+    if (!shouldCompact(doc.meta, this.options.compaction)) return;
     if (this.compactionQueue.has(name)) return;
     this.compactionQueue.add(name);
     if (this.compactionQueue.size === 1) void this.runCompactions();
