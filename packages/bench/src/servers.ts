@@ -1,0 +1,283 @@
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import type { Protocol } from "./adapters/index.ts";
+import { sleep } from "./util.ts";
+
+/** The servers `--compare` runs side by side. Tandem is always the first. */
+export type ServerKind = "tandem" | "hocuspocus" | "hocuspocus-sqlite" | "y-websocket";
+export const SERVER_KINDS: readonly ServerKind[] = [
+  "tandem",
+  "hocuspocus",
+  "hocuspocus-sqlite",
+  "y-websocket",
+];
+
+export interface ServerSpec {
+  kind: ServerKind;
+  /** Column heading in the tables. */
+  label: string;
+  protocol: Protocol;
+  /** Whether a restart keeps the documents (the in-memory Hocuspocus does not). */
+  persistent: boolean;
+  description: string;
+}
+
+export const SERVER_SPECS: Record<ServerKind, ServerSpec> = {
+  tandem: {
+    kind: "tandem",
+    label: "tandem",
+    protocol: "hocuspocus",
+    persistent: true,
+    description: "Tandem (packages/server CLI), LevelDB append-only store, defaults",
+  },
+  hocuspocus: {
+    kind: "hocuspocus",
+    label: "hocuspocus",
+    protocol: "hocuspocus",
+    persistent: false,
+    description: "@hocuspocus/server, no extensions (documents in memory)",
+  },
+  "hocuspocus-sqlite": {
+    kind: "hocuspocus-sqlite",
+    label: "hp+sqlite",
+    protocol: "hocuspocus",
+    persistent: true,
+    description: "@hocuspocus/server + @hocuspocus/extension-sqlite (file DB, default debounce)",
+  },
+  "y-websocket": {
+    kind: "y-websocket",
+    label: "y-websocket",
+    protocol: "y-websocket",
+    persistent: true,
+    description: "@y/websocket-server with its y-leveldb persistence (YPERSISTENCE)",
+  },
+};
+
+const TANDEM_BIN = fileURLToPath(new URL("../../server/bin/tandem.mjs", import.meta.url));
+const LAUNCHER = fileURLToPath(new URL("../bin/launch-server.mjs", import.meta.url));
+
+/**
+ * Tandem's per-address and per-socket abuse limits, switched off for the bench: every client of
+ * the load generator comes from 127.0.0.1 and sends far faster than any person types, which is
+ * the point of a load test. The baselines have no such limits. Only flags this Tandem build
+ * lists in its help are passed, so the bench works with builds from before the limits existed.
+ */
+const TANDEM_LIMITS_OFF: readonly (readonly [string, string])[] = [
+  ["--message-rate", "0"],
+  ["--max-connections-per-ip", "0"],
+  ["--connections-per-minute", "0"],
+];
+
+let limitFlags: string[] | null = null;
+function tandemLimitsOff(): string[] {
+  if (limitFlags) return limitFlags;
+  let help = "";
+  try {
+    help = execFileSync(process.execPath, [TANDEM_BIN, "help"], { encoding: "utf8" });
+  } catch (error) {
+    // `tandem help` exits with 0; anything else still printed the usage on stdout.
+    help = String((error as { stdout?: unknown }).stdout ?? "");
+  }
+  limitFlags = TANDEM_LIMITS_OFF.filter(([flag]) => help.includes(`${flag} `)).flat();
+  return limitFlags;
+}
+
+export interface LaunchOptions {
+  /** Flags for the server's node process, e.g. ["--cpu-prof", "--cpu-prof-dir=DIR"]. */
+  nodeFlags?: readonly string[];
+  /** Extra `tandem serve` flags, e.g. ["--fsync"]. */
+  tandemArgs?: readonly string[];
+}
+
+/**
+ * One server under test in its own child process on 127.0.0.1, over a fresh temp data dir. The
+ * bench measures it only from outside: its clients, and /proc/PID of the child.
+ */
+export class ManagedServer {
+  private child: ChildProcess | null = null;
+  private exited: Promise<void> = Promise.resolve();
+  private stderrTail = "";
+  /** Warnings and errors the server logged (JSON level >= 40, or stderr), newest last. */
+  readonly complaints: string[] = [];
+  url = "";
+
+  private constructor(
+    readonly spec: ServerSpec,
+    readonly dataDir: string,
+    private readonly options: LaunchOptions,
+  ) {}
+
+  static async start(kind: ServerKind, options: LaunchOptions = {}): Promise<ManagedServer> {
+    const dataDir = await mkdtemp(join(tmpdir(), `tandem-bench-${kind}-`));
+    const server = new ManagedServer(SERVER_SPECS[kind], dataDir, options);
+    try {
+      await server.launch();
+    } catch (error) {
+      await rm(dataDir, { recursive: true, force: true });
+      throw error;
+    }
+    return server;
+  }
+
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  private command(): string[] {
+    const node = [...(this.options.nodeFlags ?? [])];
+    if (this.spec.kind === "tandem") {
+      return [
+        ...node,
+        TANDEM_BIN,
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        "0",
+        "--data",
+        this.dataDir,
+        "--log-format",
+        "json",
+        ...tandemLimitsOff(),
+        ...(this.options.tandemArgs ?? []),
+      ];
+    }
+    return [...node, LAUNCHER, this.spec.kind];
+  }
+
+  private async launch(): Promise<void> {
+    const child = spawn(process.execPath, this.command(), {
+      env: { ...process.env, PORT: "0", DATA_DIR: this.dataDir, NODE_ENV: "production" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    this.child = child;
+    this.stderrTail = "";
+    this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
+    child.stderr?.on("data", (chunk: Buffer) => {
+      this.stderrTail = (this.stderrTail + chunk.toString()).slice(-4000);
+      this.complain(chunk.toString().trim());
+    });
+    const url = new Promise<string>((resolve, reject) => {
+      const timer = setTimeout(
+        () => reject(new Error(`${this.spec.kind} did not listen within 30 s`)),
+        30_000,
+      );
+      // Keep reading stdout for the whole life of the process, so a full pipe never blocks it.
+      createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+        if (!line.startsWith("{")) return;
+        try {
+          const parsed = JSON.parse(line) as { url?: unknown; level?: unknown };
+          if (typeof parsed.level === "number" && parsed.level >= 40) this.complain(line);
+          if (typeof parsed.url === "string") {
+            clearTimeout(timer);
+            resolve(parsed.url);
+          }
+        } catch {
+          // Not one of ours; ignore.
+        }
+      });
+      void this.exited.then(() => {
+        clearTimeout(timer);
+        reject(new Error(`${this.spec.kind} exited before listening: ${this.stderrTail}`));
+      });
+    });
+    this.url = await url;
+  }
+
+  private complain(text: string): void {
+    if (!text) return;
+    this.complaints.push(text.slice(0, 400));
+    if (this.complaints.length > 20) this.complaints.shift();
+  }
+
+  /** SIGTERM and wait (bounded) for the exit; SIGKILL if it hangs. */
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGTERM");
+    const stopped = await Promise.race([
+      this.exited.then(() => true),
+      sleep(15_000).then(() => false),
+    ]);
+    if (!stopped) {
+      child.kill("SIGKILL");
+      await this.exited;
+    }
+  }
+
+  /** SIGKILL: no shutdown code runs, as in a crash or power-less container kill. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    child.kill("SIGKILL");
+    await this.exited;
+  }
+
+  /** Starts the server again on the same data directory (after stop() or kill()). */
+  async restart(how: "graceful" | "kill"): Promise<void> {
+    if (how === "kill") await this.kill();
+    else await this.stop();
+    await this.launch();
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop();
+    await rm(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** Resident set size of a process in bytes (VmRSS in /proc/PID/status). */
+export async function readRss(pid: number): Promise<number | null> {
+  try {
+    const status = await readFile(`/proc/${pid}/status`, "utf8");
+    const kb = /^VmRSS:\s+(\d+)\s+kB/m.exec(status)?.[1];
+    return kb === undefined ? null : Number(kb) * 1024;
+  } catch {
+    return null;
+  }
+}
+
+/** Clock ticks per second for /proc/PID/stat (USER_HZ; 100 on every common Linux build). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc/PID/stat. */
+export async function readCpuSeconds(pid: number): Promise<number | null> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces; the fields after its ")" are fixed.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the line, so 12 and 13 after the name.
+    return (Number(fields[11]) + Number(fields[12])) / USER_HZ;
+  } catch {
+    return null;
+  }
+}
+
+/** Bytes the process caused to be written to storage (write_bytes in /proc/PID/io). */
+export async function readWriteBytes(pid: number): Promise<number | null> {
+  try {
+    const io = await readFile(`/proc/${pid}/io`, "utf8");
+    const value = /^write_bytes:\s+(\d+)/m.exec(io)?.[1];
+    return value === undefined ? null : Number(value);
+  } catch {
+    return null;
+  }
+}
+
+/** Total size of the files under a directory, in bytes. */
+export async function dirSize(path: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(path, { withFileTypes: true, recursive: true })) {
+    if (!entry.isFile()) continue;
+    try {
+      total += (await stat(join(entry.parentPath, entry.name))).size;
+    } catch {
+      // A LevelDB file may disappear during a compaction between readdir and stat.
+    }
+  }
+  return total;
+}
