@@ -1,4 +1,4 @@
-import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -63,28 +63,16 @@ const LAUNCHER = fileURLToPath(new URL("../bin/launch-server.mjs", import.meta.u
 /**
  * Tandem's per-address and per-socket abuse limits, switched off for the bench: every client of
  * the load generator comes from 127.0.0.1 and sends far faster than any person types, which is
- * the point of a load test. The baselines have no such limits. Only flags this Tandem build
- * lists in its help are passed, so the bench works with builds from before the limits existed.
+ * the point of a load test. The baselines have no such limits.
  */
-const TANDEM_LIMITS_OFF: readonly (readonly [string, string])[] = [
-  ["--message-rate", "0"],
-  ["--max-connections-per-ip", "0"],
-  ["--connections-per-minute", "0"],
+const TANDEM_LIMITS_OFF: readonly string[] = [
+  "--message-rate",
+  "0",
+  "--max-connections-per-ip",
+  "0",
+  "--connections-per-minute",
+  "0",
 ];
-
-let limitFlags: string[] | null = null;
-function tandemLimitsOff(): string[] {
-  if (limitFlags) return limitFlags;
-  let help = "";
-  try {
-    help = execFileSync(process.execPath, [TANDEM_BIN, "help"], { encoding: "utf8" });
-  } catch (error) {
-    // `tandem help` exits with 0; anything else still printed the usage on stdout.
-    help = String((error as { stdout?: unknown }).stdout ?? "");
-  }
-  limitFlags = TANDEM_LIMITS_OFF.filter(([flag]) => help.includes(`${flag} `)).flat();
-  return limitFlags;
-}
 
 export interface LaunchOptions {
   /** Flags for the server's node process, e.g. ["--cpu-prof", "--cpu-prof-dir=DIR"]. */
@@ -142,7 +130,7 @@ export class ManagedServer {
         this.dataDir,
         "--log-format",
         "json",
-        ...tandemLimitsOff(),
+        ...TANDEM_LIMITS_OFF,
         ...(this.options.tandemArgs ?? []),
       ];
     }
