@@ -8,11 +8,12 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 function get(
   url: string,
   path: string,
+  headers: Record<string, string> = {},
 ): Promise<{ status: number; type: string; cache: string; body: string }> {
   return new Promise((resolve, reject) => {
     const { hostname, port } = new URL(url);
     // An options object, not a URL: a URL would be normalized before it is sent.
-    request({ hostname, port, path }, (res) => {
+    request({ hostname, port, path, headers }, (res) => {
       let body = "";
       res.on("data", (chunk) => {
         body += chunk;
@@ -55,6 +56,16 @@ describe("serving the editor's files on the server's port", () => {
       expect(page.body).toContain("<title>Tandem</title>");
       expect(page.cache).toBe("no-cache");
     }
+  });
+
+  it("serves the app for a page whose name looks like a file (a browser asks for text/html)", async () => {
+    const page = await get(server.httpUrl, "/d/notes.md", {
+      accept: "text/html,application/xhtml+xml",
+    });
+    expect(page.status).toBe(200);
+    expect(page.body).toContain("<title>Tandem</title>");
+    // A script asking for the same path gets no page in place of a file.
+    expect((await get(server.httpUrl, "/d/notes.md", { accept: "*/*" })).status).toBe(404);
   });
 
   it("caches hashed assets for good and revalidates the service worker", async () => {

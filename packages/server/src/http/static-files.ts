@@ -21,8 +21,9 @@ const TYPES: Record<string, string> = {
 /**
  * Serves a built single-page app (the editor demo) from `root` on the server's port. Files under
  * /assets/ carry content hashes in their names and are cached for good; everything else is
- * revalidated, so a new build (and its service worker) is picked up at once. A path with no file
- * and no extension gets index.html: the app routes /d/<name> itself.
+ * revalidated, so a new build (and its service worker) is picked up at once. A page request (the
+ * browser asks for text/html) or an extensionless path with no file behind it gets index.html:
+ * the app routes /d/<name> itself, whatever the name (notes.md included).
  */
 export function staticFiles(root: string): Route {
   const base = resolve(root);
@@ -42,7 +43,8 @@ export function staticFiles(root: string): Route {
       send(request, response, file, path.startsWith("/assets/"));
       return true;
     }
-    if (extname(path) === "" && isFile(index)) {
+    const isPage = extname(path) === "" || (request.headers.accept ?? "").includes("text/html");
+    if (isPage && isFile(index)) {
       send(request, response, index, false);
       return true;
     }
