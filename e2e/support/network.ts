@@ -21,6 +21,8 @@ const ABNORMAL_CLOSURE = 1006;
  */
 export class Network {
   private online = true;
+  /** False while the network is silent: links stay open but carry nothing. */
+  private flowing = true;
   private readonly links = new Set<Link>();
 
   private constructor(private readonly context: BrowserContext) {}
@@ -50,7 +52,17 @@ export class Network {
 
   async goOnline(): Promise<void> {
     this.online = true;
+    this.flowing = true;
     await this.context.setOffline(false);
+  }
+
+  /**
+   * A network that dies without a word, as a pulled cable or a laptop closed mid-session: the
+   * sockets stay open on both sides, but nothing gets through. Nobody is told; only timeouts
+   * notice.
+   */
+  goSilent(): void {
+    this.flowing = false;
   }
 
   private route(page: WebSocketRoute): void {
@@ -62,6 +74,13 @@ export class Network {
     const server = page.connectToServer();
     const link = { page, server };
     this.links.add(link);
+    // With these handlers Playwright no longer forwards messages itself: do it while flowing.
+    page.onMessage((message) => {
+      if (this.flowing) server.send(message);
+    });
+    server.onMessage((message) => {
+      if (this.flowing) page.send(message);
+    });
     // With these handlers Playwright no longer forwards closes itself: do it here.
     page.onClose((code, reason) => {
       this.links.delete(link);
