@@ -27,4 +27,7 @@ export function createLogger(
 }
 
 /** A logger that drops everything, for embedding and tests that do not read logs. */
-export const silentLogger = (): Logger => pino({ level: "silent" });
+export const silentLogger = (): Logger =>
+  // A stream of its own: pino's default stdout destination registers a process exit listener
+  // per logger, which piles up in a process that starts many servers (tests, embedding).
+  pino({ level: "silent" }, { write: () => {} });

@@ -5,6 +5,10 @@ import { WebsocketProvider } from "y-websocket";
 import * as Y from "yjs";
 import type { BenchClient, ConnectOptions, IdleSocket, ProtocolAdapter } from "./types.ts";
 
+// In Node, y-websocket's provider adds a process "exit" listener per instance; the bench runs
+// hundreds of providers in one process on purpose, so the default limit of 10 would only warn.
+process.setMaxListeners(0);
+
 // y-websocket wire constants (y-protocols/sync inside message type 0).
 const SYNC = 0;
 const SYNC_STEP1 = 0;
