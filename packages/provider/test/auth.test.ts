@@ -1,9 +1,9 @@
 import { mintToken, type StartOptions } from "@tandem/server";
-import { startTestServer, type TestServer, tempDir, waitFor } from "@tandem/testkit";
+import { waitFor } from "@tandem/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { TandemError } from "../src/index.ts";
-import { clientPool, record, transitions } from "./helpers.ts";
+import { clientPool, record, serverPool, transitions } from "./helpers.ts";
 
 type Extension = NonNullable<StartOptions["extensions"]>[number];
 type ServerConnection = Parameters<NonNullable<Extension["connected"]>>[0]["connection"];
@@ -32,25 +32,15 @@ function tokenCheck(accept: (token: string, documentName: string) => boolean) {
 
 describe("tokens", () => {
   const pool = clientPool();
-  const servers: TestServer[] = [];
-  const cleanups: (() => Promise<void>)[] = [];
+  const servers = serverPool();
 
   afterEach(async () => {
     await pool.closeAll();
-    for (const server of servers.splice(0)) await server.dispose();
-    for (const cleanup of cleanups.splice(0)) await cleanup();
+    await servers.disposeAll();
   });
 
-  async function start(extension: Extension, port = 0, data?: string) {
-    const dir = data ? null : await tempDir();
-    if (dir) cleanups.push(() => dir.remove());
-    const server = await startTestServer(
-      { port, data: data ?? dir?.path },
-      { extensions: [extension] },
-    );
-    servers.push(server);
-    return server;
-  }
+  const start = (extension: Extension, port = 0, data?: string) =>
+    servers.start({ port, ...(data ? { data } : {}) }, { extensions: [extension] });
 
   it("calls the token function on every connect and when the server asks for a fresh token", async () => {
     let calls = 0;
@@ -213,15 +203,7 @@ describe("tokens", () => {
 
   it("with the server's JWT auth, two-second tokens expire and are replaced without the app noticing", async () => {
     const secret = "provider test secret, long enough for HS256";
-    const dir = await tempDir();
-    cleanups.push(() => dir.remove());
-    const server = await startTestServer({
-      auth: "jwt",
-      jwtSecret: secret,
-      tokenGrace: 2000,
-      data: dir.path,
-    });
-    servers.push(server);
+    const server = await servers.start({ auth: "jwt", jwtSecret: secret, tokenGrace: 2000 });
     let minted = 0;
     const started = Date.now();
     const log: string[] = [];

@@ -1,9 +1,9 @@
 // IndexedDB for Node.js: lets these tests run the offline cache code (real browsers are covered
 // by the end-to-end tests).
 import "fake-indexeddb/auto";
-import { startTestServer, type TestServer, tempDir, waitFor } from "@tandem/testkit";
+import { waitFor } from "@tandem/testkit";
 import { afterEach, describe, expect, it } from "vitest";
-import { clientPool } from "./helpers.ts";
+import { clientPool, serverPool } from "./helpers.ts";
 
 async function cachedDocuments(): Promise<string[]> {
   const databases = await indexedDB.databases();
@@ -16,13 +16,11 @@ async function cachedDocuments(): Promise<string[]> {
 
 describe("offline cache", () => {
   const pool = clientPool();
-  const servers: TestServer[] = [];
-  const cleanups: (() => Promise<void>)[] = [];
+  const servers = serverPool();
 
   afterEach(async () => {
     await pool.closeAll();
-    for (const server of servers.splice(0)) await server.dispose();
-    for (const cleanup of cleanups.splice(0)) await cleanup();
+    await servers.disposeAll();
     for (const { name } of await indexedDB.databases()) {
       if (!name) continue;
       await new Promise((resolve, reject) => {
@@ -33,22 +31,7 @@ describe("offline cache", () => {
     }
   });
 
-  async function restartableServer() {
-    const dir = await tempDir();
-    cleanups.push(() => dir.remove());
-    let server = await startTestServer({ data: dir.path });
-    servers.push(server);
-    return {
-      get url() {
-        return server.url;
-      },
-      stop: () => server.stop(),
-      async start() {
-        server = await startTestServer({ port: server.port, data: dir.path });
-        servers.push(server);
-      },
-    };
-  }
+  const restartableServer = () => servers.restartable();
 
   it("opens offline with the cached state, keeps new edits, and merges when the server is back", async () => {
     const server = await restartableServer();

@@ -1,40 +1,19 @@
-import { startTestServer, type TestServer, tempDir, waitFor } from "@tandem/testkit";
+import { waitFor } from "@tandem/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import type { DocumentStatus } from "../src/index.ts";
-import { clientPool, record, transitions } from "./helpers.ts";
+import { clientPool, record, serverPool, transitions } from "./helpers.ts";
 
 describe("reconnecting", () => {
   const pool = clientPool();
-  const servers: TestServer[] = [];
-  const cleanups: (() => Promise<void>)[] = [];
+  const servers = serverPool();
 
   afterEach(async () => {
     await pool.closeAll();
-    for (const server of servers.splice(0)) await server.dispose();
-    for (const cleanup of cleanups.splice(0)) await cleanup();
+    await servers.disposeAll();
   });
 
-  /** A server over a data directory that outlives it, so it can be restarted. */
-  async function restartableServer() {
-    const dir = await tempDir();
-    cleanups.push(() => dir.remove());
-    let server = await startTestServer({ data: dir.path });
-    servers.push(server);
-    return {
-      get current() {
-        return server;
-      },
-      /** Stop, then start a new server on the same port and data directory. */
-      async stop() {
-        await server.stop();
-      },
-      async start() {
-        server = await startTestServer({ port: server.port, data: dir.path });
-        servers.push(server);
-      },
-    };
-  }
+  const restartableServer = () => servers.restartable();
 
   it("goes connected → connecting → connected through a server restart, losing no edit", async () => {
     const server = await restartableServer();
