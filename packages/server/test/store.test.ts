@@ -56,6 +56,17 @@ describe("LevelDocumentStore", () => {
     expect(textOf(await reopened.read("doc"))).toBe("hello world");
   });
 
+  it("says plainly when another process holds the data directory", async () => {
+    const { path } = await open();
+    await expect(
+      LevelDocumentStore.open({
+        path,
+        fsync: false,
+        compaction: { minUpdates: 500, ratio: 0.5, maxUpdates: 20_000 },
+      }),
+    ).rejects.toThrow(`the data directory ${path} is in use by another process`);
+  });
+
   it("returns null for a document that was never stored", async () => {
     const { store } = await open();
     expect(await store.load("nothing")).toBeNull();

@@ -91,7 +91,18 @@ export class LevelDocumentStore implements DocumentStore {
       keyEncoding: "utf8",
       valueEncoding: "view",
     });
-    await db.open();
+    try {
+      await db.open();
+    } catch (error) {
+      // LevelDB holds a lock file while a database is open: say so plainly, it is the usual case.
+      const cause = String((error as { cause?: unknown }).cause ?? "");
+      if (/lock/i.test(cause)) {
+        throw new Error(
+          `the data directory ${options.path} is in use by another process (LevelDB's LOCK is held): stop it, or choose another --data`,
+        );
+      }
+      throw error;
+    }
     try {
       const layout = await db.get(LAYOUT_KEY);
       if (layout === undefined) {
