@@ -52,10 +52,6 @@ export class WebSocketGateway {
     this.sweeper.unref();
   }
 
-  get clientCount(): number {
-    return this.wss.clients.size;
-  }
-
   handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
     socket.on("error", () => socket.destroy());
     const address = clientAddress(request, this.options.trustedProxies);

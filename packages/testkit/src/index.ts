@@ -19,4 +19,4 @@ export { openRawSocket, type RawSocket, tryUpgrade } from "./raw-socket.ts";
 export { startTestServer, type TestServer } from "./servers.ts";
 export { type SpawnedServer, spawnServer } from "./spawn.ts";
 export { tempDir } from "./temp.ts";
-export { nextEvent, type WaitOptions, waitFor } from "./wait.ts";
+export { type WaitOptions, waitFor } from "./wait.ts";

@@ -29,18 +29,3 @@ export async function waitFor<T>(
     await new Promise((r) => setTimeout(r, intervalMs));
   }
 }
-
-/** Resolves on the first emission of an event from an emitter with once-style listeners. */
-export function nextEvent<T = unknown>(
-  on: (listener: (value: T) => void) => void,
-  what: string,
-  timeoutMs = 15_000,
-): Promise<T> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out waiting for ${what}`)), timeoutMs);
-    on((value) => {
-      clearTimeout(timer);
-      resolve(value);
-    });
-  });
-}

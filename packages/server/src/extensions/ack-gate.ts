@@ -51,11 +51,6 @@ export class AckGate {
     this.gateOf(connection).staged = update;
   }
 
-  /** Resolves when every acknowledgement this connection has been given is sent. */
-  settled(connection: Connection): Promise<void> {
-    return this.gates.get(connection)?.acks ?? Promise.resolve();
-  }
-
   private gateOf(connection: Connection): Gate {
     const existing = this.gates.get(connection);
     if (existing) return existing;

@@ -47,10 +47,6 @@ export class BatchWriter {
     }
   }
 
-  get pending(): number {
-    return this.queue.length;
-  }
-
   private schedule(): void {
     if (this.scheduled || this.flushing) return;
     this.scheduled = true;

@@ -39,9 +39,6 @@ export const stateKey = (name: string): string => `${documentPrefix(name)}s`;
 export const updateKey = (name: string, seq: number): string =>
   `${documentPrefix(name)}u${seq.toString(16).padStart(SEQ_WIDTH, "0")}`;
 
-export const versionKey = (name: string, timeMs: number): string =>
-  `${documentPrefix(name)}v${timeMs.toString(16).padStart(SEQ_WIDTH, "0")}`;
-
 /** Every key of a document (state, log, versions), for loading and deleting. */
 export const documentRange = (name: string) =>
   ({ gte: documentPrefix(name), lt: `${DATA}${name}\x01` }) as const;
@@ -57,19 +54,10 @@ export const updateRange = (name: string, after: number, upTo?: number) =>
     ...(upTo === undefined ? { lt: `${documentPrefix(name)}v` } : { lte: updateKey(name, upTo) }),
   }) as const;
 
-export type DocumentKeyKind = "state" | "update" | "version";
-
-/** Classifies a key from documentRange(name) and extracts its sequence number or time. */
-export function parseDocumentKey(
-  name: string,
-  key: string,
-): { kind: DocumentKeyKind; n: number } | null {
-  const prefix = documentPrefix(name);
+/** The sequence number of a log entry's key (from updateKey), or null for any other key. */
+export function seqOfUpdateKey(name: string, key: string): number | null {
+  const prefix = `${documentPrefix(name)}u`;
   if (!key.startsWith(prefix)) return null;
-  const tag = key.charAt(prefix.length);
-  const n = Number.parseInt(key.slice(prefix.length + 1), 16);
-  if (tag === "s") return { kind: "state", n: 0 };
-  if (tag === "u" && Number.isSafeInteger(n)) return { kind: "update", n };
-  if (tag === "v" && Number.isSafeInteger(n)) return { kind: "version", n };
-  return null;
+  const seq = Number.parseInt(key.slice(prefix.length), 16);
+  return Number.isSafeInteger(seq) ? seq : null;
 }

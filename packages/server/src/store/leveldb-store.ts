@@ -15,7 +15,7 @@ import {
   metaKey,
   metaRange,
   nameFromMetaKey,
-  parseDocumentKey,
+  seqOfUpdateKey,
   stateKey,
   updateKey,
   updateRange,
@@ -295,8 +295,8 @@ export class LevelDocumentStore implements DocumentStore {
       // same batch, so they agree unless the record itself was lost).
       const newest = { ...updateRange(name, meta.stateSeq), reverse: true, limit: 1 };
       for (const key of await this.db.keys(newest).all()) {
-        const parsed = parseDocumentKey(name, key);
-        if (parsed && parsed.n > meta.seq) meta.seq = parsed.n;
+        const seq = seqOfUpdateKey(name, key);
+        if (seq !== null && seq > meta.seq) meta.seq = seq;
       }
       const doc: DocumentState = {
         meta,
