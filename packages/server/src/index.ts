@@ -19,5 +19,6 @@ export type {
   DocumentInfo,
   DocumentStore,
   StoredDocument,
+  StoreStatus,
 } from "./store/document-store.ts";
 export { LevelDocumentStore, type LevelStoreOptions } from "./store/leveldb-store.ts";

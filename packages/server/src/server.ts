@@ -56,6 +56,20 @@ export async function openStore(config: ServerConfig, logger: Logger): Promise<D
       compactionFailed: (name, err) => log.error({ err, document: name }, "compaction failed"),
       loadFailedEntries: (name, failed) =>
         log.error({ document: name, failed }, "skipped stored updates that fail to apply"),
+      storage: {
+        failed: (err) =>
+          log.error(
+            { err },
+            "a write to the data directory failed: acknowledgements are held and writes retried until it takes writes again",
+          ),
+        retrying: (err, retryInMs) =>
+          log.debug({ err, retryInMs }, "the data directory still refuses writes"),
+        recovered: (downMs, attempts) =>
+          log.warn(
+            { downMs: Math.round(downMs), attempts },
+            "the data directory takes writes again: held writes stored, acknowledgements resume",
+          ),
+      },
     },
   });
 }
@@ -110,7 +124,10 @@ export async function startServer(
   });
 
   const handler = handleHttp([
-    healthRoutes({ ready: () => stopping === null && store.isOpen }),
+    healthRoutes({
+      ready: () =>
+        stopping === null ? store.status : { ready: false, reason: "the server is shutting down" },
+    }),
     ...(options.routes ?? []),
     ...(config.staticDir ? [staticFiles(config.staticDir)] : []),
   ]);

@@ -198,17 +198,8 @@ describe("LevelDocumentStore", () => {
   });
 
   it("commits appends made in the same turn in one batch", async () => {
-    const { store } = await open();
     const batches: number[] = [];
-    // Count LevelDB batches by wrapping the database's batch method.
-    const db = (
-      store as unknown as { db: { batch: (ops: unknown[], o: unknown) => Promise<void> } }
-    ).db;
-    const batch = db.batch.bind(db);
-    db.batch = (ops, o) => {
-      batches.push(ops.length);
-      return batch(ops, o);
-    };
+    const { store } = await open({ beforeWrite: (ops) => batches.push(ops.length) });
     const updates = typingUpdates("abcdefghij");
     await Promise.all(updates.map((u) => store.append("doc", u)));
     expect(batches.length).toBe(1);

@@ -42,6 +42,7 @@ export class GatedStore implements DocumentStore {
     this.completedAppends++;
   }
 
+  durable = (name: string) => this.inner.durable(name);
   load = (name: string) => this.inner.load(name);
   read = (name: string) => this.inner.read(name);
   sizeOf = (name: string) => this.inner.sizeOf(name);
@@ -51,6 +52,9 @@ export class GatedStore implements DocumentStore {
   unload = (name: string) => this.inner.unload(name);
   get isOpen(): boolean {
     return this.inner.isOpen;
+  }
+  get status() {
+    return this.inner.status;
   }
   close(): Promise<void> {
     this.release();

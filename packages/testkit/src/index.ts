@@ -19,4 +19,5 @@ export { openRawSocket, type RawSocket, tryUpgrade } from "./raw-socket.ts";
 export { startTestServer, type TestServer } from "./servers.ts";
 export { type SpawnedServer, spawnServer } from "./spawn.ts";
 export { tempDir } from "./temp.ts";
+export { mountSmallDisk, type SmallDisk } from "./tmpfs.ts";
 export { type WaitOptions, waitFor } from "./wait.ts";

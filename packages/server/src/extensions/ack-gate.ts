@@ -17,11 +17,18 @@ import * as encoding from "lib0/encoding";
  * acknowledgement it keeps the update as unsynced and sends it again after a reconnect, and
  * Yjs merges duplicates.
  *
+ * An update that stores nothing (an empty SyncStep2: "I have nothing you lack") is acknowledged
+ * only once everything already appended to its document is durable. The document in memory
+ * may hold updates whose appends are still waiting (a full disk): a client that reconnects
+ * and finds its edits already there must not be told they are safe before they are.
+ *
  * If an update was not applied (Hocuspocus threw), no SyncStatus is sent, so nothing is stored.
  * ack-gate.test.ts fails if a Hocuspocus upgrade changes any of this.
  */
 
 export type Persist = (connection: Connection, update: Uint8Array) => Promise<void>;
+/** Resolves once everything appended so far to the connection's document is durable. */
+export type Durable = (connection: Connection) => Promise<void>;
 export type OnPersistFailure = (connection: Connection, error: unknown) => void;
 
 interface Gate {
@@ -43,6 +50,7 @@ export class AckGate {
 
   constructor(
     private readonly persist: Persist,
+    private readonly durable: Durable,
     private readonly onFailure: OnPersistFailure,
   ) {}
 
@@ -83,8 +91,13 @@ export class AckGate {
     const update = gate.staged;
     gate.staged = null;
     const applied = message[gate.prefixLength + 1] === 1;
-    const durable =
-      applied && update && !isEmptyUpdate(update) ? this.persist(connection, update) : undefined;
+    let durable: Promise<void> | undefined;
+    if (applied) {
+      durable =
+        update && !isEmptyUpdate(update)
+          ? this.persist(connection, update)
+          : this.durable(connection);
+    }
     gate.acks = gate.acks
       .then(() => durable)
       .then(

@@ -2,6 +2,7 @@ import type {
   afterLoadDocumentPayload,
   afterUnloadDocumentPayload,
   beforeSyncPayload,
+  Document,
   Extension,
   onLoadDocumentPayload,
 } from "@hocuspocus/server";
@@ -23,12 +24,22 @@ export const LOAD_ORIGIN = Symbol("tandem:load");
  *   it is durable (ack-gate.ts);
  * - appends updates made on the server itself (direct connections) as they happen.
  * There is no onStoreDocument: nothing ever rewrites a whole document on a timer.
+ *
+ * The store retries a failing write until it is durable (a full disk delays acknowledgements,
+ * see ack-gate.ts). An append that still fails (the store is closing) means the document in
+ * memory holds an update that is not stored, and its state vector would tell a reconnecting
+ * client the server has it: the document is dropped from memory by closing every socket that
+ * has it open, so it is loaded again from the store and every client sends what is missing.
+ * Whole sockets, not document connections: a stock @hocuspocus/provider whose document
+ * connection alone is closed on a shared socket never syncs that document again.
  */
 export class Durability implements Extension {
   extensionName = "tandem-durability";
   // Load before any other extension sees the document.
   priority = 1000;
   private readonly gate: AckGate;
+  /** Documents being dropped from memory after a failed append (one log line each). */
+  private readonly dropping = new WeakSet<Document>();
 
   constructor(
     private readonly store: DocumentStore,
@@ -36,14 +47,22 @@ export class Durability implements Extension {
   ) {
     this.gate = new AckGate(
       (connection, update) => this.store.append(connection.document.name, update),
-      (connection, error) => {
-        this.logger.error(
-          { err: error, document: connection.document.name, socketId: connection.socketId },
-          "could not store an update; closing the connection so the client sends it again",
-        );
-        connection.webSocket.close(CloseCode.InternalError, "storage failure");
-      },
+      (connection) => this.store.durable(connection.document.name),
+      (connection, error) => this.dropDocument(connection.document, error),
     );
+  }
+
+  private dropDocument(document: Document, error: unknown): void {
+    if (this.dropping.has(document)) return;
+    this.dropping.add(document);
+    const connections = document.getConnections();
+    this.logger.error(
+      { err: error, document: document.name, sockets: connections.length },
+      "could not store an update; closing every socket on the document so it reloads from the store and clients send what is missing",
+    );
+    for (const connection of connections) {
+      connection.webSocket.close(CloseCode.InternalError, "storage failure");
+    }
   }
 
   async onLoadDocument({ documentName, document }: onLoadDocumentPayload): Promise<void> {
@@ -67,10 +86,7 @@ export class Durability implements Extension {
     document.on("update", (update: Uint8Array, origin: unknown) => {
       if (!isServerSideOrigin(origin)) return;
       this.store.append(documentName, update).catch((error: unknown) => {
-        this.logger.error(
-          { err: error, document: documentName },
-          "could not store a server-side update",
-        );
+        this.dropDocument(document, error);
       });
     });
   }

@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 
 export interface HealthState {
-  /** The store is open and the server is not shutting down. */
-  ready(): boolean;
+  /** Ready: the store takes writes and the server is not shutting down; else why not. */
+  ready(): { ready: boolean; reason?: string };
 }
 
 /** A route answers a request, or returns false to let the next route try. */
@@ -34,8 +34,12 @@ export function healthRoutes(health: HealthState): Route {
       sendJson(response, 200, { status: "ok" });
       return true;
     }
-    const ready = health.ready();
-    sendJson(response, ready ? 200 : 503, { status: ready ? "ready" : "not ready" });
+    const { ready, reason } = health.ready();
+    sendJson(
+      response,
+      ready ? 200 : 503,
+      ready ? { status: "ready" } : { status: "not ready", reason },
+    );
     return true;
   };
 }

@@ -3,6 +3,13 @@
  * batch. One batch is in flight at a time; writes submitted meanwhile form the next batch. Each
  * submitter's promise resolves when the batch holding its write is on disk, so durability is
  * per write while the disk sees one write per turn, however many connections are writing.
+ *
+ * A batch that fails is not rejected: it is handed to `recover`, which resolves once the
+ * storage can be trusted again (the store reopens the database), and then written again, whole
+ * and in its place, before any later batch. So a full disk delays acknowledgements but never
+ * reorders or drops a write; only `recover` rejecting (the store is closing) rejects the
+ * batch's submitters. Batches must therefore be idempotent: they are, since every key is
+ * deterministic (a document's log sequence) and a retry writes the same values.
  */
 
 export type BatchOp =
@@ -25,11 +32,14 @@ export class BatchWriter {
    * @param finalize called as a batch is sealed; returns ops that describe the batch's result
    *   (the metadata records of the documents it touches), so they commit atomically with it
    * @param afterCommit called after each successful batch
+   * @param recover called with the error of a failed write; resolves when the batch may be
+   *   written again, rejects when it never will be
    */
   constructor(
     private readonly write: (ops: BatchOp[]) => Promise<void>,
     private readonly finalize: () => BatchOp[],
     private readonly afterCommit: () => void,
+    private readonly recover: (error: unknown) => Promise<void>,
   ) {}
 
   submit(ops: BatchOp[]): Promise<void> {
@@ -65,7 +75,7 @@ export class BatchWriter {
     const ops: BatchOp[] = [];
     for (const submission of batch) for (const op of submission.ops) ops.push(op);
     for (const op of this.finalize()) ops.push(op);
-    this.flushing = this.write(ops).then(
+    this.flushing = this.writeUntilDurable(ops).then(
       () => {
         this.flushing = null;
         this.afterCommit();
@@ -78,5 +88,16 @@ export class BatchWriter {
         if (this.queue.length > 0) this.schedule();
       },
     );
+  }
+
+  private async writeUntilDurable(ops: BatchOp[]): Promise<void> {
+    for (;;) {
+      try {
+        await this.write(ops);
+        return;
+      } catch (error) {
+        await this.recover(error);
+      }
+    }
   }
 }

@@ -30,13 +30,29 @@ export interface CompactionResult {
   stateBytes: number;
 }
 
+/** Whether the store can make writes durable now, and why not. */
+export interface StoreStatus {
+  ready: boolean;
+  /** Why the store is not ready (e.g. "no space left on device"); absent when ready. */
+  reason?: string;
+}
+
 export interface DocumentStore {
   /**
    * Appends one Yjs update to a document's log. Resolves once the update is durable: it
    * survives a crash of the process (and, with fsync, power loss). Appends to one document
-   * are durable in call order.
+   * are durable in call order. While the storage fails (a full disk, an unreachable engine) the
+   * append waits and is retried; it rejects only when the store closes before it is durable.
    */
   append(name: string, update: Uint8Array): Promise<void>;
+  /**
+   * Resolves once every append to this document made before the call is durable (at once when
+   * there is none); rejects when one of them will never be. An acknowledgement for a message that
+   * stored nothing new still waits for this: the document in memory may hold updates that are
+   * not durable yet, and a client whose sync is answered "you have everything" must not be told
+   * its edits are safe before they are.
+   */
+  durable(name: string): Promise<void>;
   /** The document's state and log, or null when nothing was ever stored under that name. */
   load(name: string): Promise<StoredDocument | null>;
   /** The whole document as one Yjs update, or null when it does not exist. */
@@ -52,6 +68,8 @@ export interface DocumentStore {
   unload(name: string): void;
   /** True from open until close starts. */
   readonly isOpen: boolean;
+  /** Not ready while writes fail and are being retried (shown by /readyz). */
+  readonly status: StoreStatus;
   /** Finishes pending appends and compactions, then releases the storage. */
   close(): Promise<void>;
 }

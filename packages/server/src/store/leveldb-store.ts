@@ -1,4 +1,3 @@
-import { ClassicLevel } from "classic-level";
 import { type BatchOp, BatchWriter } from "./batch-writer.ts";
 import { type CompactionPolicy, shouldCompact } from "./compaction-policy.ts";
 import type {
@@ -6,12 +5,11 @@ import type {
   DocumentInfo,
   DocumentStore,
   StoredDocument,
+  StoreStatus,
 } from "./document-store.ts";
 import {
   assertDocumentName,
   documentRange,
-  LAYOUT_KEY,
-  LAYOUT_VERSION,
   metaKey,
   metaRange,
   nameFromMetaKey,
@@ -20,6 +18,7 @@ import {
   updateKey,
   updateRange,
 } from "./keys.ts";
+import { type Db, LevelHandle, type RecoveryEvents } from "./leveldb-handle.ts";
 import { mergeStoredDocument } from "./merge.ts";
 import { type DocumentMeta, decodeMeta, emptyMeta, encodeMeta } from "./meta.ts";
 
@@ -28,6 +27,8 @@ export interface StoreEvents {
   compacted?(result: CompactionResult, ms: number): void;
   compactionFailed?(name: string, error: unknown): void;
   loadFailedEntries?(name: string, failed: number): void;
+  /** Writes failed and are held until the database is reopened (recovery, leveldb-handle.ts). */
+  storage?: RecoveryEvents;
 }
 
 export interface LevelStoreOptions {
@@ -37,6 +38,11 @@ export interface LevelStoreOptions {
   fsync: boolean;
   compaction: CompactionPolicy;
   events?: StoreEvents;
+  /**
+   * Called before every batch is written; throwing fails that write as a broken disk would.
+   * Tests inject EIO here to drive the recovery path of the real store.
+   */
+  beforeWrite?: (ops: readonly BatchOp[]) => void;
   now?: () => number;
 }
 
@@ -45,11 +51,11 @@ interface DocumentState {
   meta: DocumentMeta;
   /** Sequence number of the newest log entry known to be on disk. */
   committedSeq: number;
-  /** Settles when this document's last submitted write has. */
+  /** Settles when this document's last submitted write has (never rejects). */
   lastWrite: Promise<void>;
+  /** This document's last submitted write as it will end: durable, or rejected. */
+  lastOutcome: Promise<void>;
 }
-
-type Db = ClassicLevel<string, Uint8Array>;
 
 const settled = (promise: Promise<unknown>): Promise<void> =>
   promise.then(
@@ -75,52 +81,46 @@ export class LevelDocumentStore implements DocumentStore {
   private open = true;
 
   private constructor(
-    private readonly db: Db,
+    private readonly handle: LevelHandle,
     private readonly options: LevelStoreOptions,
   ) {
     this.now = options.now ?? Date.now;
     this.writer = new BatchWriter(
-      (ops) => this.db.batch(ops, { sync: options.fsync }),
+      async (ops) => {
+        options.beforeWrite?.(ops);
+        await (await this.db()).batch(ops, { sync: options.fsync });
+      },
       () => this.sealMeta(),
       () => this.afterCommit(),
+      (error) => this.handle.recover(error),
     );
   }
 
   static async open(options: LevelStoreOptions): Promise<LevelDocumentStore> {
-    const db: Db = new ClassicLevel<string, Uint8Array>(options.path, {
-      keyEncoding: "utf8",
-      valueEncoding: "view",
-    });
-    try {
-      await db.open();
-    } catch (error) {
-      // LevelDB holds a lock file while a database is open: say so plainly, it is the usual case.
-      const cause = String((error as { cause?: unknown }).cause ?? "");
-      if (/lock/i.test(cause)) {
-        throw new Error(
-          `the data directory ${options.path} is in use by another process (LevelDB's LOCK is held): stop it, or choose another --data`,
-        );
-      }
-      throw error;
-    }
-    try {
-      const layout = await db.get(LAYOUT_KEY);
-      if (layout === undefined) {
-        await db.put(LAYOUT_KEY, Uint8Array.of(LAYOUT_VERSION), { sync: true });
-      } else if (layout[0] !== LAYOUT_VERSION) {
-        throw new Error(
-          `data directory ${options.path} uses storage layout ${layout[0]}; this version of Tandem reads layout ${LAYOUT_VERSION}`,
-        );
-      }
-    } catch (error) {
-      await db.close();
-      throw error;
-    }
-    return new LevelDocumentStore(db, options);
+    const handle = await LevelHandle.open(options.path, options.events?.storage);
+    return new LevelDocumentStore(handle, options);
+  }
+
+  private db(): Promise<Db> {
+    return this.handle.db();
   }
 
   get isOpen(): boolean {
     return this.open;
+  }
+
+  get status(): StoreStatus {
+    if (!this.open) return { ready: false, reason: "the document store is closed" };
+    const reason = this.handle.failureReason;
+    return reason ? { ready: false, reason } : { ready: true };
+  }
+
+  durable(name: string): Promise<void> {
+    const doc = this.docs.get(name);
+    if (!doc) return Promise.resolve();
+    // A record still loading has had no append yet, except ones chained behind it.
+    if (doc instanceof Promise) return doc.then((d) => d.lastOutcome);
+    return doc.lastOutcome;
   }
 
   append(name: string, update: Uint8Array): Promise<void> {
@@ -141,10 +141,18 @@ export class LevelDocumentStore implements DocumentStore {
     doc.meta.updatedAt = this.now();
     this.dirty.add(name);
     const write = this.writer.submit([{ type: "put", key: updateKey(name, seq), value: update }]);
-    doc.lastWrite = settled(write);
+    this.track(doc, write);
     return write.then(() => {
       if (seq > doc.committedSeq) doc.committedSeq = seq;
     });
+  }
+
+  /** Batches commit in submission order, so a document's newest write settles after its others. */
+  private track(doc: DocumentState, write: Promise<void>): void {
+    doc.lastWrite = settled(write);
+    doc.lastOutcome = write;
+    // Whoever awaits the outcome handles a rejection; this only keeps it from being unhandled.
+    write.catch(() => {});
   }
 
   load(name: string): Promise<StoredDocument | null> {
@@ -160,10 +168,11 @@ export class LevelDocumentStore implements DocumentStore {
   private async readDocument(name: string): Promise<StoredDocument | null> {
     const doc = await this.documentState(name);
     await doc.lastWrite;
+    const db = await this.db();
     const [state, entries] = await Promise.all([
-      this.db.get(stateKey(name)),
+      db.get(stateKey(name)),
       // One call for the whole range: per-entry async iteration costs more than the reading.
-      this.db.values(updateRange(name, doc.meta.stateSeq)).all(),
+      db.values(updateRange(name, doc.meta.stateSeq)).all(),
     ]);
     if (state === undefined && entries.length === 0) return null;
     // A long tail makes every cold load slower: fold it in now rather than at the next append.
@@ -189,7 +198,7 @@ export class LevelDocumentStore implements DocumentStore {
     this.assertOpen();
     await this.writer.drain();
     const documents: DocumentInfo[] = [];
-    for (const [key, value] of await this.db.iterator(metaRange).all()) {
+    for (const [key, value] of await (await this.db()).iterator(metaRange).all()) {
       const meta = decodeMeta(value);
       documents.push({
         name: nameFromMetaKey(key),
@@ -207,9 +216,10 @@ export class LevelDocumentStore implements DocumentStore {
     assertDocumentName(name);
     await this.compacting;
     await this.writer.drain();
+    const db = await this.db();
     const ops: BatchOp[] = [];
-    for (const key of await this.db.keys(documentRange(name)).all()) ops.push({ type: "del", key });
-    const existed = ops.length > 0 || (await this.db.get(metaKey(name))) !== undefined;
+    for (const key of await db.keys(documentRange(name)).all()) ops.push({ type: "del", key });
+    const existed = ops.length > 0 || (await db.get(metaKey(name))) !== undefined;
     ops.push({ type: "del", key: metaKey(name) });
     this.docs.delete(name);
     this.dirty.delete(name);
@@ -238,12 +248,13 @@ export class LevelDocumentStore implements DocumentStore {
     const started = performance.now();
     this.options.events?.compactionStarted?.(name);
 
-    const state = (await this.db.get(stateKey(name))) ?? null;
+    const db = await this.db();
+    const state = (await db.get(stateKey(name))) ?? null;
     const updates: Uint8Array[] = [];
     const deletes: BatchOp[] = [];
     let mergedBytes = 0;
     const range = updateRange(name, doc.meta.stateSeq, upTo);
-    for (const [key, value] of await this.db.iterator(range).all()) {
+    for (const [key, value] of await db.iterator(range).all()) {
       updates.push(value);
       deletes.push({ type: "del", key });
       mergedBytes += value.byteLength;
@@ -263,7 +274,7 @@ export class LevelDocumentStore implements DocumentStore {
       { type: "put", key: stateKey(name), value: merged },
       ...deletes,
     ]);
-    doc.lastWrite = settled(write);
+    this.track(doc, write);
     await write;
     const result: CompactionResult = {
       name,
@@ -281,20 +292,30 @@ export class LevelDocumentStore implements DocumentStore {
     if (!this.open) return;
     this.open = false;
     this.compactionQueue.clear();
+    // Writes held by a failing disk would wait forever: give up on them (see giveUp).
+    this.handle.giveUp();
     await this.compacting;
     await this.writer.drain();
-    await this.db.close();
+    await this.handle.close();
   }
 
   private async documentState(name: string): Promise<DocumentState> {
     const cached = this.docs.get(name);
     if (cached) return cached;
-    const loading = this.db.get(metaKey(name)).then(async (bytes) => {
+    const loading = this.readDocumentState(name);
+    this.docs.set(name, loading);
+    loading.catch(() => this.docs.delete(name));
+    return loading;
+  }
+
+  private async readDocumentState(name: string): Promise<DocumentState> {
+    const db = await this.db();
+    return db.get(metaKey(name)).then(async (bytes) => {
       const meta = bytes ? decodeMeta(bytes) : emptyMeta(this.now());
       // The newest log key is the ground truth for the sequence (the record is written in the
       // same batch, so they agree unless the record itself was lost).
       const newest = { ...updateRange(name, meta.stateSeq), reverse: true, limit: 1 };
-      for (const key of await this.db.keys(newest).all()) {
+      for (const key of await db.keys(newest).all()) {
         const seq = seqOfUpdateKey(name, key);
         if (seq !== null && seq > meta.seq) meta.seq = seq;
       }
@@ -302,13 +323,11 @@ export class LevelDocumentStore implements DocumentStore {
         meta,
         committedSeq: meta.seq,
         lastWrite: Promise.resolve(),
+        lastOutcome: Promise.resolve(),
       };
       this.docs.set(name, doc);
       return doc;
     });
-    this.docs.set(name, loading);
-    loading.catch(() => this.docs.delete(name));
-    return loading;
   }
 
   /** Adds the metadata record of every document the sealed batch touches. */
@@ -326,6 +345,7 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   private afterCommit(): void {
+    this.handle.confirmWritable();
     if (!this.open) return;
     for (const name of this.sealed) {
       const doc = this.docs.get(name);
