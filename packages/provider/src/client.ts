@@ -13,8 +13,10 @@ import {
 import { TokenSource } from "./token.ts";
 
 export interface TandemClient {
-  /** The server this client talks to. */
+  /** The server this client talks to: the first of `urls` (it also names the offline cache). */
   readonly url: string;
+  /** Every URL the client may use, in the order it tries them. */
+  readonly urls: readonly string[];
   /** Whether documents are cached in IndexedDB (asked for, and IndexedDB exists). */
   readonly offline: boolean;
   /**
@@ -43,6 +45,7 @@ export function createClient(options: ClientOptions): TandemClient {
 
 class Client implements TandemClient {
   readonly url: string;
+  readonly urls: readonly string[];
   readonly offline: boolean;
   private readonly connection: Connection;
   private readonly tokens: TokenSource;
@@ -50,10 +53,11 @@ class Client implements TandemClient {
   private closing: Promise<void> | null = null;
 
   constructor(private readonly options: ResolvedClientOptions) {
-    this.url = options.url;
+    this.urls = options.urls;
+    this.url = options.urls[0] as string;
     this.offline = options.offline && indexedDbAvailable();
     this.tokens = new TokenSource(options.token);
-    this.connection = new Connection(options.url, options.WebSocket, options.reconnect);
+    this.connection = new Connection(options.urls, options.WebSocket, options.reconnect);
   }
 
   open(name: string, options?: OpenOptions): TandemDocument {

@@ -56,6 +56,10 @@ const CLOSE_WAIT_MS = 2_000;
  * The shared socket's life: connect, notice a loss, retry with backoff, retry at once when the
  * browser is back online or the tab wakes up, give up on attempts that hang. Every timer and
  * listener is this class's own, so destroy() leaves nothing running.
+ *
+ * With several URLs (instances of one cluster), a lost or failed socket moves to the next URL
+ * at once; the backoff only applies once every URL has failed in a row, so a dead instance
+ * costs its clients one attempt, not a backoff wait.
  */
 export class Connection extends Emitter<ConnectionEvents> {
   readonly socket: TandemSocket;
@@ -68,15 +72,18 @@ export class Connection extends Emitter<ConnectionEvents> {
   private retryTimer: ReturnType<typeof setTimeout> | null = null;
   private connectTimer: ReturnType<typeof setTimeout> | null = null;
   private current: ConnectionState = "idle";
+  private urlIndex = 0;
+  /** URLs that failed since a socket last opened; a full round of them means back off. */
+  private failedInRound = 0;
 
   constructor(
-    url: string,
+    private readonly urls: readonly string[],
     WebSocketImpl: WebSocketConstructor,
     private readonly options: Required<ReconnectOptions>,
   ) {
     super();
     this.backoff = new Backoff(options);
-    this.socket = new TandemSocket(url, WebSocketImpl);
+    this.socket = new TandemSocket(urls[0] as string, WebSocketImpl);
     this.socket.on("status", this.onStatus);
     this.socket.on("disconnect", this.onDisconnect);
     this.stopWatchingBrowser = watchBrowser({
@@ -91,6 +98,11 @@ export class Connection extends Emitter<ConnectionEvents> {
 
   get state(): ConnectionState {
     return this.current;
+  }
+
+  /** The URL the socket uses (or will use for its next attempt). */
+  get url(): string {
+    return this.socket.configuration.url;
   }
 
   /** Connects (if not already) and keeps reconnecting until stop() or destroy(). */
@@ -155,6 +167,7 @@ export class Connection extends Emitter<ConnectionEvents> {
       if (this.openedAt === null) {
         this.openedAt = Date.now();
         this.failures = 0;
+        this.failedInRound = 0;
       }
     }
     this.update();
@@ -171,14 +184,29 @@ export class Connection extends Emitter<ConnectionEvents> {
     if (refused) this.wanted = false;
     if (this.wanted && !this.destroyed) {
       this.clearRetryTimer();
+      const delay = this.nextUrl() ? 0 : this.backoff.next();
       this.retryTimer = setTimeout(() => {
         this.retryTimer = null;
         if (this.wanted && this.isDisconnected) this.attempt();
-      }, this.backoff.next());
+      }, delay);
     }
     this.update();
     this.emit("closed", { code, reason: String(event?.reason ?? ""), wasOpen, refused });
   };
+
+  /**
+   * Moves the next attempt to the next URL. True when that URL has not failed in this round,
+   * so it is worth trying at once; false once every URL has failed in a row (back off).
+   */
+  private nextUrl(): boolean {
+    if (this.urls.length < 2) return false;
+    this.failedInRound++;
+    this.urlIndex = (this.urlIndex + 1) % this.urls.length;
+    this.socket.configuration.url = this.urls[this.urlIndex] as string;
+    if (this.failedInRound < this.urls.length) return true;
+    this.failedInRound = 0;
+    return false;
+  }
 
   /**
    * After sleep a socket can look open while its TCP connection is long dead; Hocuspocus would

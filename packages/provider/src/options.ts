@@ -32,8 +32,12 @@ export interface PresenceOptions {
 }
 
 export interface ClientOptions {
-  /** The Tandem server, `ws://` or `wss://`. */
-  url: string;
+  /**
+   * The Tandem server, `ws://` or `wss://`; or several instances of one cluster, tried in turn:
+   * the client stays on a URL while it works and moves to the next when it fails (for setups
+   * without a load balancer).
+   */
+  url: string | readonly string[];
   token?: TokenOption;
   /** Cache documents in IndexedDB where there is one (default true). */
   offline?: boolean;
@@ -63,7 +67,8 @@ export interface OpenOptions {
 }
 
 export interface ResolvedClientOptions {
-  url: string;
+  /** At least one. */
+  urls: readonly string[];
   token: TokenOption;
   offline: boolean;
   WebSocket: WebSocketConstructor;
@@ -90,7 +95,7 @@ export function resolveClientOptions(input: unknown): ResolvedClientOptions {
   onlyKeys(options, CLIENT_KEYS, "createClient option");
   const reconnect = resolveReconnect(options.reconnect);
   return {
-    url: resolveUrl(options.url),
+    urls: resolveUrls(options.url),
     token: resolveToken(options.token),
     offline: optionalBoolean(options.offline, "offline", true),
     WebSocket: resolveWebSocket(options.WebSocketPolyfill),
@@ -128,8 +133,16 @@ export function resolveUser(input: unknown): User {
   return { id: user.id, name: user.name, color: user.color ?? colorFor(user.id) };
 }
 
+function resolveUrls(url: unknown): string[] {
+  if (!Array.isArray(url)) return [resolveUrl(url)];
+  if (url.length === 0) {
+    throw invalid("url", url, "a ws:// or wss:// URL, or a non-empty array of them");
+  }
+  return url.map((one) => resolveUrl(one));
+}
+
 function resolveUrl(url: unknown): string {
-  const accepted = "a ws:// or wss:// URL";
+  const accepted = "a ws:// or wss:// URL, or a non-empty array of them";
   if (typeof url !== "string") throw invalid("url", url, accepted);
   let parsed: URL;
   try {

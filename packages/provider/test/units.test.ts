@@ -22,7 +22,7 @@ describe("createClient() options", () => {
 
   it("names the option and what it accepts", () => {
     expect(invalid({ url: "http://example.com", WebSocketPolyfill: WebSocket })).toBe(
-      'invalid url: "http://example.com" (accepted: a ws:// or wss:// URL)',
+      'invalid url: "http://example.com" (accepted: a ws:// or wss:// URL, or a non-empty array of them)',
     );
     expect(invalid({ url, WebSocketPolyfill: WebSocket, token: 42 })).toBe(
       "invalid token: 42 (accepted: a string, or a function returning a string or a promise of one)",
