@@ -92,6 +92,13 @@ export const SETTINGS = {
     default: 20_000,
     schema: integer(1, 10_000_000),
   }),
+  compactWhenQuiet: setting({
+    description:
+      "Compact a document's log once it had no update for this many ms, and on unload and shutdown (0: none of these)",
+    accepted: "an integer from 0 to 86400000",
+    default: 5_000,
+    schema: integer(0, 86_400_000),
+  }),
   maxMessageSize: setting({
     description: "Largest WebSocket message accepted, in bytes (larger ones close with 1009)",
     accepted: "an integer from 1024 to 268435456",

@@ -48,6 +48,7 @@ export async function openStore(config: ServerConfig, logger: Logger): Promise<D
       minUpdates: config.compactAfterUpdates,
       ratio: config.compactionRatio,
       maxUpdates: config.maxLogUpdates,
+      quietMs: config.compactWhenQuiet,
     },
     events: {
       compactionStarted: (name) => log.debug({ document: name }, "compaction started"),

@@ -1,5 +1,9 @@
 import { type BatchOp, BatchWriter } from "./batch-writer.ts";
-import { type CompactionPolicy, shouldCompact } from "./compaction-policy.ts";
+import {
+  type CompactionPolicy,
+  shouldCompact,
+  shouldCompactWhenQuiet,
+} from "./compaction-policy.ts";
 import type {
   CompactionResult,
   DocumentInfo,
@@ -55,7 +59,14 @@ interface DocumentState {
   lastWrite: Promise<void>;
   /** This document's last submitted write as it will end: durable, or rejected. */
   lastOutcome: Promise<void>;
+  /** When the last append was made (store clock), for compaction when quiet. */
+  lastAppendAt: number;
+  /** The server unloaded the document: forget this record once its compaction is done. */
+  unloaded: boolean;
 }
+
+/** Which rule asked for a compaction: the size thresholds, or a quiet/unloaded/closing document. */
+type CompactionReason = "threshold" | "quiet";
 
 const settled = (promise: Promise<unknown>): Promise<void> =>
   promise.then(
@@ -71,12 +82,19 @@ export class LevelDocumentStore implements DocumentStore {
   private readonly docs = new Map<string, DocumentState | Promise<DocumentState>>();
   private readonly loads = new Map<string, Promise<StoredDocument | null>>();
   private readonly writer: BatchWriter;
-  private readonly compactionQueue = new Set<string>();
+  /**
+   * Documents waiting for a compaction, with the rule that asked for it: checked again when the
+   * compaction is due, since a compaction that ran meanwhile may have made it pointless.
+   */
+  private readonly compactionQueue = new Map<string, CompactionReason>();
   /** Documents whose metadata changed since it was last added to a batch. */
   private readonly dirty = new Set<string>();
   /** Documents whose metadata is in the batch being written. */
   private sealed: string[] = [];
   private compacting: Promise<void> | null = null;
+  private compactionsRun: Promise<void> | null = null;
+  private compactingName: string | null = null;
+  private readonly quietSweep: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private open = true;
 
@@ -94,6 +112,11 @@ export class LevelDocumentStore implements DocumentStore {
       () => this.afterCommit(),
       (error) => this.handle.recover(error),
     );
+    const quietMs = options.compaction.quietMs ?? 0;
+    if (quietMs > 0) {
+      this.quietSweep = setInterval(() => this.compactQuiet(quietMs), Math.max(10, quietMs / 2));
+      this.quietSweep.unref();
+    }
   }
 
   static async open(options: LevelStoreOptions): Promise<LevelDocumentStore> {
@@ -139,6 +162,8 @@ export class LevelDocumentStore implements DocumentStore {
     doc.meta.tailCount += 1;
     doc.meta.tailBytes += update.byteLength;
     doc.meta.updatedAt = this.now();
+    doc.lastAppendAt = doc.meta.updatedAt;
+    doc.unloaded = false;
     this.dirty.add(name);
     const write = this.writer.submit([{ type: "put", key: updateKey(name, seq), value: update }]);
     this.track(doc, write);
@@ -231,7 +256,11 @@ export class LevelDocumentStore implements DocumentStore {
   async compact(name: string): Promise<CompactionResult | null> {
     this.assertOpen();
     assertDocumentName(name);
-    // One compaction at a time keeps the disk and the CPU free for appends.
+    return this.compactExclusive(name);
+  }
+
+  /** One compaction at a time keeps the disk and the CPU free for appends. */
+  private async compactExclusive(name: string): Promise<CompactionResult | null> {
     while (this.compacting) await this.compacting;
     const run = this.compactDocument(name);
     this.compacting = settled(run).then(() => {
@@ -287,16 +316,40 @@ export class LevelDocumentStore implements DocumentStore {
     return result;
   }
 
-  /** Finishes queued appends and the running compaction, then closes the database. */
+  /**
+   * Finishes queued appends, compacts every document whose log is worth folding in (so the next
+   * start loads each in one read), then closes the database.
+   */
   async close(): Promise<void> {
     if (!this.open) return;
     this.open = false;
+    if (this.quietSweep) clearInterval(this.quietSweep);
+    if (this.compactsWhenQuiet && this.handle.failureReason === null) {
+      for (const [name, doc] of this.docs) {
+        if (!(doc instanceof Promise) && shouldCompactWhenQuiet(doc.meta)) {
+          this.compactionQueue.set(name, "quiet");
+        }
+      }
+      while (this.compactionQueue.size > 0 || this.compactionsRun) {
+        await (this.compactionsRun ?? this.runQueuedCompactions());
+      }
+    }
     this.compactionQueue.clear();
     // Writes held by a failing disk would wait forever: give up on them (see giveUp).
     this.handle.giveUp();
     await this.compacting;
     await this.writer.drain();
     await this.handle.close();
+  }
+
+  /** Queues the documents that had no append for quietMs and whose log is worth compacting. */
+  private compactQuiet(quietMs: number): void {
+    if (!this.open || this.handle.failureReason !== null) return;
+    const before = this.now() - quietMs;
+    for (const [name, doc] of this.docs) {
+      if (doc instanceof Promise || doc.lastAppendAt === 0 || doc.lastAppendAt > before) continue;
+      if (shouldCompactWhenQuiet(doc.meta)) this.queueCompaction(name, "quiet");
+    }
   }
 
   private async documentState(name: string): Promise<DocumentState> {
@@ -324,6 +377,8 @@ export class LevelDocumentStore implements DocumentStore {
         committedSeq: meta.seq,
         lastWrite: Promise.resolve(),
         lastOutcome: Promise.resolve(),
+        lastAppendAt: 0,
+        unloaded: false,
       };
       this.docs.set(name, doc);
       return doc;
@@ -354,33 +409,85 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   private maybeScheduleCompaction(name: string, doc: DocumentState): void {
-    if (!shouldCompact(doc.meta, this.options.compaction)) return;
-    if (this.compactionQueue.has(name)) return;
-    this.compactionQueue.add(name);
-    if (this.compactionQueue.size === 1) void this.runCompactions();
+    if (shouldCompact(doc.meta, this.options.compaction)) this.queueCompaction(name, "threshold");
   }
 
-  private async runCompactions(): Promise<void> {
-    while (this.open && this.compactionQueue.size > 0) {
-      const name = this.compactionQueue.values().next().value as string;
-      try {
-        await this.compact(name);
-      } catch (error) {
-        if (this.open) this.options.events?.compactionFailed?.(name, error);
-      } finally {
+  private queueCompaction(name: string, reason: CompactionReason): void {
+    // "quiet" is the looser rule: it wins when both asked.
+    if (this.compactionQueue.get(name) !== "quiet") this.compactionQueue.set(name, reason);
+    void this.runQueuedCompactions();
+  }
+
+  private stillWorthCompacting(name: string, reason: CompactionReason): boolean {
+    const doc = this.docs.get(name);
+    if (!doc || doc instanceof Promise) return false;
+    if (shouldCompact(doc.meta, this.options.compaction)) return true;
+    return reason === "quiet" && shouldCompactWhenQuiet(doc.meta);
+  }
+
+  /**
+   * Runs queued compactions one after another until the queue is empty. A document leaves the
+   * queue when its compaction starts, so a request made meanwhile (more appends, an unload)
+   * queues it again rather than being covered by a compaction that already chose its range.
+   */
+  private runQueuedCompactions(): Promise<void> {
+    if (this.compactionsRun) return this.compactionsRun;
+    const run = (async () => {
+      for (;;) {
+        const next = this.compactionQueue.entries().next().value;
+        if (next === undefined) return;
+        const [name, reason] = next;
         this.compactionQueue.delete(name);
+        if (!this.stillWorthCompacting(name, reason)) {
+          this.forgetIfUnloaded(name);
+          continue;
+        }
+        this.compactingName = name;
+        try {
+          await this.compactExclusive(name);
+        } catch (error) {
+          if (this.handle.failureReason === null) {
+            this.options.events?.compactionFailed?.(name, error);
+          }
+        } finally {
+          this.compactingName = null;
+          this.forgetIfUnloaded(name);
+        }
       }
-    }
+    })();
+    this.compactionsRun = run;
+    void run.finally(() => {
+      if (this.compactionsRun === run) this.compactionsRun = null;
+      // A request that came after the loop's last look at the queue.
+      if (this.compactionQueue.size > 0) void this.runQueuedCompactions();
+    });
+    return run;
   }
 
-  /** Forgets a document's in-memory record once it has no writes in flight. */
+  /**
+   * The server unloaded the document: compact it if its log is worth folding in (the next load
+   * is then one read), and forget its in-memory record once nothing is in flight.
+   */
   unload(name: string): void {
     const doc = this.docs.get(name);
-    if (!doc || doc instanceof Promise || this.dirty.has(name) || this.compactionQueue.has(name)) {
-      return;
+    if (!doc || doc instanceof Promise) return;
+    doc.unloaded = true;
+    if (this.open && this.compactsWhenQuiet && shouldCompactWhenQuiet(doc.meta)) {
+      this.queueCompaction(name, "quiet");
     }
-    if (doc.committedSeq !== doc.meta.seq) return;
+    this.forgetIfUnloaded(name);
+  }
+
+  private forgetIfUnloaded(name: string): void {
+    const doc = this.docs.get(name);
+    if (!doc || doc instanceof Promise || !doc.unloaded) return;
+    if (this.dirty.has(name) || this.compactionQueue.has(name)) return;
+    if (this.compactingName === name || doc.committedSeq !== doc.meta.seq) return;
     this.docs.delete(name);
+  }
+
+  private get compactsWhenQuiet(): boolean {
+    return (this.options.compaction.quietMs ?? 0) > 0;
   }
 
   private assertOpen(): void {
