@@ -1,5 +1,7 @@
 import { ConfigError, resolveConfig, type ServerConfig, settingsHelp } from "./config.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import { CHECK_USAGE, checkCommand } from "./maintenance/check.ts";
+import { REPAIR_USAGE, repairCommand } from "./maintenance/repair.ts";
 import { startServer } from "./server.ts";
 import { TOKEN_USAGE, tokenCommand } from "./token-command.ts";
 
@@ -8,6 +10,8 @@ const USAGE = `Usage: tandem <command> [options]
 Commands:
   serve      Start the sync server
   token      Mint an access token (tandem token --help)
+  check      Verify every document of a stopped server's data directory (tandem check --help)
+  repair     Salvage a damaged data directory into a new one (tandem repair --help)
   help       Show this help
 
 Options of serve (flag > environment > config file > default):
@@ -23,9 +27,11 @@ export async function main(argv: readonly string[]): Promise<number> {
     return command === undefined ? 2 : 0;
   }
   if (command === "token") return token(rest);
+  if (command === "check") return maintenance(rest, CHECK_USAGE, checkCommand);
+  if (command === "repair") return maintenance(rest, REPAIR_USAGE, repairCommand);
   if (command !== "serve") {
     process.stderr.write(
-      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, help)\n`,
+      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, check, repair, help)\n`,
     );
     return 2;
   }
@@ -52,6 +58,31 @@ async function token(argv: readonly string[]): Promise<number> {
     return 0;
   } catch (error) {
     return configFailure(error);
+  }
+}
+
+type MaintenanceCommand = (
+  argv: readonly string[],
+  env: NodeJS.ProcessEnv,
+  out: (line: string) => void,
+) => Promise<number>;
+
+/** check and repair: a report on stdout; a directory that cannot be read is one line and 1. */
+async function maintenance(
+  argv: readonly string[],
+  usage: string,
+  command: MaintenanceCommand,
+): Promise<number> {
+  if (argv.includes("--help") || argv.includes("-h")) {
+    process.stdout.write(usage);
+    return 0;
+  }
+  try {
+    return await command(argv, process.env, (line) => process.stdout.write(`${line}\n`));
+  } catch (error) {
+    if (error instanceof ConfigError) return configFailure(error);
+    process.stderr.write(`tandem: ${(error as Error).message}\n`);
+    return 1;
   }
 }
 

@@ -10,6 +10,7 @@ import { isTransactionOrigin } from "@hocuspocus/server";
 import { CloseCode } from "@tandem/protocol";
 import { messageYjsSyncStep2, messageYjsUpdate } from "y-protocols/sync";
 import type { Logger } from "../logger.ts";
+import { DamagedDocumentError } from "../store/damaged.ts";
 import type { DocumentStore } from "../store/document-store.ts";
 import { applyStoredDocument } from "../store/merge.ts";
 import { AckGate } from "./ack-gate.ts";
@@ -67,19 +68,33 @@ export class Durability implements Extension {
 
   async onLoadDocument({ documentName, document }: onLoadDocumentPayload): Promise<void> {
     const started = performance.now();
-    const stored = await this.store.load(documentName);
+    let stored: Awaited<ReturnType<DocumentStore["load"]>>;
+    try {
+      stored = await this.store.load(documentName);
+    } catch (error) {
+      if (error instanceof DamagedDocumentError) this.refuseDamaged(error);
+      throw error;
+    }
     if (!stored) return;
     const { applied, failed } = applyStoredDocument(document, stored, LOAD_ORIGIN);
     if (failed > 0) {
-      this.logger.error(
-        { document: documentName, failed },
-        "skipped stored updates that fail to apply",
+      this.refuseDamaged(
+        new DamagedDocumentError(documentName, `${failed} stored updates do not apply`),
       );
     }
     this.logger.debug(
       { document: documentName, entries: applied, ms: Math.round(performance.now() - started) },
       "document loaded",
     );
+  }
+
+  /** A damaged document is refused whole rather than served half (see damaged.ts). */
+  private refuseDamaged(error: DamagedDocumentError): never {
+    this.logger.error(
+      { err: error.cause ?? error, document: error.document, why: error.why },
+      "refusing a damaged document: run `tandem check`, then `tandem repair`",
+    );
+    throw error;
   }
 
   async afterLoadDocument({ documentName, document }: afterLoadDocumentPayload): Promise<void> {

@@ -4,6 +4,7 @@ import {
   shouldCompact,
   shouldCompactWhenQuiet,
 } from "./compaction-policy.ts";
+import { DamagedDocumentError, isCorruption } from "./damaged.ts";
 import type {
   CompactionResult,
   DocumentInfo,
@@ -185,7 +186,12 @@ export class LevelDocumentStore implements DocumentStore {
     assertDocumentName(name);
     const inflight = this.loads.get(name);
     if (inflight) return inflight;
-    const load = this.readDocument(name).finally(() => this.loads.delete(name));
+    const load = this.readDocument(name)
+      .catch((error: unknown) => {
+        if (!isCorruption(error)) throw error;
+        throw new DamagedDocumentError(name, "its data fails LevelDB's checks", { cause: error });
+      })
+      .finally(() => this.loads.delete(name));
     this.loads.set(name, load);
     return load;
   }
@@ -215,7 +221,10 @@ export class LevelDocumentStore implements DocumentStore {
     const stored = await this.load(name);
     if (!stored) return null;
     const { update, failed } = mergeStoredDocument(stored);
-    if (failed > 0) this.options.events?.loadFailedEntries?.(name, failed);
+    if (failed > 0) {
+      this.options.events?.loadFailedEntries?.(name, failed);
+      throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);
+    }
     return update;
   }
 
@@ -289,7 +298,10 @@ export class LevelDocumentStore implements DocumentStore {
       mergedBytes += value.byteLength;
     }
     if (updates.length === 0) return null;
-    const { update: merged } = mergeStoredDocument({ state, updates });
+    const { update: merged, failed } = mergeStoredDocument({ state, updates });
+    // Compacting would drop the entries that do not apply, silently: leave the damage for
+    // `tandem check` and `tandem repair` to report.
+    if (failed > 0) throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);
 
     const bytesBefore = doc.meta.stateBytes + doc.meta.tailBytes;
     doc.meta.stateSeq = upTo;

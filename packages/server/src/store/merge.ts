@@ -7,8 +7,8 @@ import type { StoredDocument } from "./document-store.ts";
  * keeps this fast: Y.mergeUpdates over a long log is quadratic in practice.
  *
  * Every entry was validated before it was stored; an entry that still fails to apply (a bug, or
- * a file damaged outside Tandem) is skipped and counted rather than making the whole document
- * unloadable.
+ * a file damaged outside Tandem) is skipped and counted, so the caller can tell a damaged
+ * document (the server refuses it; `tandem repair` salvages the rest) from a whole one.
  */
 export function applyStoredDocument(
   doc: Y.Doc,
@@ -30,7 +30,10 @@ export function applyStoredDocument(
   return { applied, failed };
 }
 
-/** The whole stored document as one Yjs update. */
+/**
+ * The whole stored document as one Yjs update. `failed` counts entries that did not apply; the
+ * update then holds the rest (what `tandem repair` salvages).
+ */
 export function mergeStoredDocument(stored: StoredDocument): {
   update: Uint8Array;
   failed: number;
