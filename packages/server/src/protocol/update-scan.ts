@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import * as decoding from "lib0/decoding";
 
 /**
@@ -37,7 +38,8 @@ import * as decoding from "lib0/decoding";
  *   deleteSet   = varUint clientCount, clientCount × (varUint client, varUint n,
  *                                                    n × (varUint clock, varUint length))
  *
- * Bytes after the delete set are ignored, as Yjs ignores them.
+ * Strings must be UTF-8 (lib0 decodes them with a fatal TextDecoder). Bytes after the delete
+ * set are ignored, as Yjs ignores them.
  */
 
 export interface ID {
@@ -124,8 +126,13 @@ function readUint8(d: decoding.Decoder): number {
   return decoding.readUint8(d);
 }
 
-/** Reads a varString without decoding it: only its bytes are needed to move on. */
-const skipString = (d: decoding.Decoder): number => decoding.readVarUint8Array(d).length;
+/**
+ * Reads a varString without decoding it, only checking it is UTF-8: lib0 decodes strings with a
+ * fatal TextDecoder, so Yjs refuses an update with a string that is not.
+ */
+function skipString(d: decoding.Decoder): void {
+  if (!isUtf8(decoding.readVarUint8Array(d))) fail("string is not UTF-8");
+}
 
 function readID(d: decoding.Decoder): ID {
   const client = decoding.readVarUint(d);
