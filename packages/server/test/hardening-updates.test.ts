@@ -350,6 +350,49 @@ describe("finding 5: deep nesting", () => {
       CloseCode.InvalidFrame,
     );
   });
+
+  it("counts the types an update changes through the document: overwrites and deletions", async () => {
+    server = await startTestServer({ maxChangedTypes: 100 });
+    await honestPair();
+    const app = new Y.Doc();
+    app.clientID = 5150;
+    const maps = app.getMap("maps");
+    const send = async (change: () => void) => {
+      const before = Y.encodeStateVector(app);
+      app.transact(change);
+      return (await sendUpdates(await attacker(), [Y.encodeStateAsUpdate(app, before)])).code;
+    };
+    // 150 new maps in one update: new types are not changed ones.
+    expect(
+      await send(() => {
+        for (let i = 0; i < 150; i++) maps.set(`m${i}`, new Y.Map());
+      }),
+    ).toBe("open");
+    const children = [...maps.values()] as Y.Map<number>[];
+    // Within the limit, update by update.
+    for (const part of [children.slice(0, 100), children.slice(100)]) {
+      expect(
+        await send(() => {
+          for (const m of part) m.set("x", 1);
+        }),
+      ).toBe("open");
+    }
+    // Deletions name nothing but ids: the document tells which types they change.
+    expect(
+      await send(() => {
+        for (const m of children) m.delete("x");
+      }),
+    ).toBe(CloseCode.InvalidFrame);
+    // New values name their parent only through the item they follow (in the document).
+    expect(
+      await send(() => {
+        for (const m of children) m.set("x", 2);
+      }),
+    ).toBe(CloseCode.InvalidFrame);
+    const stored = await storedDocument();
+    const values = [...stored.doc.getMap("maps").values()] as Y.Map<number>[];
+    expect(values.map((m) => m.get("x"))).toEqual(children.map(() => 1));
+  });
 });
 
 describe("finding 7: an update that throws while applied", () => {
