@@ -89,7 +89,11 @@ async function worstLatencyDuring(
   return worst;
 }
 
-/** A ratio that does not blow up when the baseline is a fraction of a millisecond. */
+/**
+ * A ratio that does not blow up when the baseline is a fraction of a millisecond. The attacks,
+ * unrefused, give ratios in the hundreds (finding 2: 5 → 420 ms median; finding 5: 10 → 5,400 ms);
+ * the bounds leave room for a loaded machine.
+ */
 const ratio = (attacked: number, baseline: number, floor = 2) =>
   attacked / Math.max(baseline, floor);
 
@@ -186,9 +190,9 @@ describe("finding 2: updates that depend on state the document does not have", (
 
     const attacked = await editLatency(a, b);
     expect(
-      ratio(attacked, baseline),
-      `baseline ${baseline} ms, attacked ${attacked} ms`,
-    ).toBeLessThan(5);
+      ratio(attacked, baseline, 5),
+      `median edit latency: baseline ${baseline} ms, attacked ${attacked} ms`,
+    ).toBeLessThan(10);
     const live = liveDocument();
     expect(live?.store.pendingDs ?? null).toBeNull();
 
@@ -234,9 +238,9 @@ describe("finding 2: updates that depend on state the document does not have", (
     expect(pending).toBeLessThanOrEqual(maxPendingBytes);
     const attacked = await editLatency(a, b);
     expect(
-      ratio(attacked, baseline),
-      `baseline ${baseline} ms, attacked ${attacked} ms`,
-    ).toBeLessThan(5);
+      ratio(attacked, baseline, 5),
+      `median edit latency: baseline ${baseline} ms, attacked ${attacked} ms`,
+    ).toBeLessThan(10);
   });
 
   it("accepts an update that arrives before the one it builds on, as after a reconnect", async () => {
@@ -309,10 +313,17 @@ describe("finding 5: deep nesting", () => {
   it("refuses a chain of 6,000 nested maps at the edge; edits stay fast", async () => {
     server = await startTestServer();
     const [a, b] = await honestPair();
-    // The baseline sends as many bytes and items, harmlessly: 2 × 6,000 keys of one flat map.
-    const harmless = [flatMapUpdate(0xcafe, 6000), flatMapUpdate(0xcaff, 6000)];
-    const baselineSocket = await attacker();
-    const baseline = await worstLatencyDuring(a, b, () => sendUpdates(baselineSocket, harmless));
+    // The baseline: the worst edit latency around a harmless update's round trip, three times
+    // over (the machine's noise), with the same sockets and the same waiting as the attack.
+    let baseline = 0;
+    for (let i = 0; i < 3; i++) {
+      const socket = await attacker();
+      const harmless = flatMapUpdate(0xcafe + i, 10);
+      baseline = Math.max(
+        baseline,
+        await worstLatencyDuring(a, b, () => sendUpdates(socket, [harmless])),
+      );
+    }
     const hostile = [nestedMapsUpdate(1000, 6000), touchEachMapUpdate(1001, 1000, 6000)];
     const raw = await attacker();
     let outcome: Awaited<ReturnType<typeof sendUpdates>> | undefined;
@@ -320,10 +331,11 @@ describe("finding 5: deep nesting", () => {
       outcome = await sendUpdates(raw, hostile);
     });
     expect(outcome?.code).toBe(CloseCode.InvalidFrame);
+    // Unrefused, the second update blocks the event loop for seconds (ratio in the hundreds).
     expect(
-      ratio(attacked, baseline, 10),
+      ratio(attacked, baseline, 20),
       `worst edit latency: baseline ${baseline} ms, attacked ${attacked} ms`,
-    ).toBeLessThan(5);
+    ).toBeLessThan(10);
     const stored = await storedDocument();
     expect(stored.doc.share.has("root")).toBe(false);
   });
