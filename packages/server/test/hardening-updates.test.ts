@@ -324,20 +324,30 @@ describe("finding 5: deep nesting", () => {
         await worstLatencyDuring(a, b, () => sendUpdates(socket, [harmless])),
       );
     }
-    const hostile = [nestedMapsUpdate(1000, 6000), touchEachMapUpdate(1001, 1000, 6000)];
-    const raw = await attacker();
-    let outcome: Awaited<ReturnType<typeof sendUpdates>> | undefined;
-    const attacked = await worstLatencyDuring(a, b, async () => {
-      outcome = await sendUpdates(raw, hostile);
-    });
-    expect(outcome?.code).toBe(CloseCode.InvalidFrame);
+    // The attack, three times from fresh client ids: the best of three filters the machine's
+    // noise, while an attack that works blocks every time.
+    let attacked = Number.POSITIVE_INFINITY;
+    for (let i = 0; i < 3; i++) {
+      const chain = 1000 + 2 * i;
+      const hostile = [
+        nestedMapsUpdate(chain, 6000, { root: `root${i}` }),
+        touchEachMapUpdate(chain + 1, chain, 6000),
+      ];
+      const raw = await attacker();
+      let outcome: Awaited<ReturnType<typeof sendUpdates>> | undefined;
+      const worst = await worstLatencyDuring(a, b, async () => {
+        outcome = await sendUpdates(raw, hostile);
+      });
+      expect(outcome?.code).toBe(CloseCode.InvalidFrame);
+      attacked = Math.min(attacked, worst);
+    }
     // Unrefused, the second update blocks the event loop for seconds (ratio in the hundreds).
     expect(
       ratio(attacked, baseline, 20),
       `worst edit latency: baseline ${baseline} ms, attacked ${attacked} ms`,
     ).toBeLessThan(10);
     const stored = await storedDocument();
-    expect(stored.doc.share.has("root")).toBe(false);
+    expect([...stored.doc.share.keys()].filter((k) => k.startsWith("root"))).toEqual([]);
   });
 
   it("refuses nesting built up across updates, and accepts it up to the limit", async () => {
