@@ -178,6 +178,38 @@ export const SETTINGS = {
     default: 50 * MiB,
     schema: integer(1024, 4096 * MiB),
   }),
+  // Issue 10 (hostile but well-formed updates). Pending: each later update of the document
+  // re-reads what Yjs holds pending, ~0.1 ms per KiB; an honest client's briefly pending edits
+  // (typed during a reconnect, before its sync) take a few hundred bytes.
+  maxPendingBytes: setting({
+    description: "Bytes a document may hold of updates that wait for state it lacks (more: 1007)",
+    accepted: "an integer from 0 to 16777216",
+    default: 4096,
+    schema: integer(0, 16 * MiB),
+  }),
+  allowSubdocuments: setting({
+    description: "Accept Yjs sub-documents in updates (each costs a whole Y.Doc in memory)",
+    accepted: "true or false",
+    default: false,
+    schema: boolean,
+    isSwitch: true,
+  }),
+  // Rich-text documents nest ~5–15 deep (lists in tables in lists); 64 leaves room for app data,
+  // and 64 × maxChangedTypes bounds the parent walk Yjs does per update (< 1M steps).
+  maxNestingDepth: setting({
+    description: "Deepest nesting of shared types an update may create (deeper: 1007)",
+    accepted: "an integer from 1 to 100000",
+    default: 64,
+    schema: integer(1, 100_000),
+  }),
+  // Existing types one transaction touches: one per edited paragraph or map; an editor's
+  // "replace all" in a large document reaches thousands, not tens of thousands.
+  maxChangedTypes: setting({
+    description: "Most existing shared types one update may change (more: 1007)",
+    accepted: "an integer from 1 to 10000000",
+    default: 10_000,
+    schema: integer(1, 10_000_000),
+  }),
   messageRate: setting({
     description: "Messages per second a socket may send on average (0: no limit)",
     accepted: "an integer from 0 to 1000000",

@@ -11,6 +11,7 @@ import { Authentication } from "./extensions/authentication.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
 import { guardHooks } from "./extensions/guard-hooks.ts";
+import { UpdateGuard } from "./extensions/update-guard.ts";
 import { handleHttp, healthRoutes, type Route } from "./http/routes.ts";
 import { staticFiles } from "./http/static-files.ts";
 import { type Logger, silentLogger } from "./logger.ts";
@@ -89,6 +90,11 @@ export async function startServer(
   let stopping: Promise<void> | null = null;
 
   const authenticated = new AuthenticatedSockets();
+  const updateLimits = {
+    allowSubdocuments: config.allowSubdocuments,
+    maxNestingDepth: config.maxNestingDepth,
+    maxChangedTypes: config.maxChangedTypes,
+  };
   const extensions: Extension[] = [
     new Authentication({
       verifier,
@@ -97,6 +103,7 @@ export async function startServer(
       logger,
     }),
     new DocumentSizeLimit(store, config.maxDocumentSize, logger),
+    new UpdateGuard({ ...updateLimits, maxPendingBytes: config.maxPendingBytes, logger }),
     new Durability(store, logger),
     authenticated,
     ...(options.extensions ?? []),
@@ -122,6 +129,7 @@ export async function startServer(
     messageBurst: config.messageBurst,
     authTimeoutMs: config.authTimeout,
     authenticated,
+    updateLimits,
   });
 
   const handler = handleHttp([

@@ -8,7 +8,7 @@ import { clientAddress } from "./limits/client-address.ts";
 import { ConnectionLimiter } from "./limits/connection-limiter.ts";
 import { TokenBucket } from "./limits/token-bucket.ts";
 import type { Logger } from "./logger.ts";
-import { screenFrame } from "./protocol/frame-screen.ts";
+import { screenFrame, type UpdateLimits } from "./protocol/frame-screen.ts";
 
 export interface GatewayOptions {
   maxMessageSize: number;
@@ -23,6 +23,8 @@ export interface GatewayOptions {
   /** A socket that has not authenticated any document by then is closed. */
   authTimeoutMs: number;
   authenticated: AuthenticatedSockets;
+  /** What the frame screen lets through in a document update. */
+  updateLimits: UpdateLimits;
 }
 
 /**
@@ -126,7 +128,7 @@ export class WebSocketGateway {
         return;
       }
       const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const result = screenFrame(frame);
+      const result = screenFrame(frame, this.options.updateLimits);
       if (result.verdict === "forward") connection.handleMessage(frame);
       else if (result.verdict === "reject") {
         close(result.code, result.reason, "closing a socket that sent an invalid frame");

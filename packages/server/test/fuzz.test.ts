@@ -1,16 +1,21 @@
-import { mintToken } from "@tandem/server";
+import { mintToken, SETTINGS } from "@tandem/server";
 import {
   authFrame,
   connectClient,
   frame,
+  nestedMapsUpdate,
   openRawSocket,
+  pendingDeletesUpdate,
   type Random,
   type RawSocket,
   seededRandom,
   startTestServer,
+  subdocumentsUpdate,
   syncFrame,
   type TestClient,
   type TestServer,
+  throwsOnApplyUpdate,
+  touchEachMapUpdate,
   updateFrame,
   waitFor,
 } from "@tandem/testkit";
@@ -41,7 +46,41 @@ function validFrames(doc: string, token: string, random: Random): Uint8Array[] {
       encoding.writeVarUint8Array(e, encoding.toUint8Array(awareness));
     }),
     frame(doc, 5, (e) => encoding.writeVarString(e, "stateless")),
+    // Well-formed but hostile updates (issue 10), whole or mutated.
+    ...hostileUpdates(random).map((u) => updateFrame(doc, u)),
   ];
+}
+
+/** One of each hostile shape, from a random client id so that they do not collide. */
+function hostileUpdates(random: Random): Uint8Array[] {
+  const client = () => 1 + random.int(2 ** 30);
+  const chain = client();
+  return [
+    pendingDeletesUpdate(client(), 50 + random.int(400), random.int(2 ** 20)),
+    subdocumentsUpdate(client(), 1 + random.int(50)),
+    nestedMapsUpdate(chain, 1 + random.int(100)),
+    touchEachMapUpdate(client(), chain, 1 + random.int(50)),
+    throwsOnApplyUpdate(client(), "fuzz"),
+  ];
+}
+
+/** The deepest nesting of shared types in a document (1: a type directly in a root type). */
+function nestingDepth(doc: Y.Doc): number {
+  let deepest = 0;
+  const stack: [Y.AbstractType<Y.YEvent<Y.AbstractType<unknown>>>, number][] = [
+    ...[...doc.share.values()].map((t) => [t, 0] as [typeof t, number]),
+  ];
+  for (let next = stack.pop(); next; next = stack.pop()) {
+    const [type, depth] = next;
+    const items = [...type._map.values()];
+    for (let item = type._start; item !== null; item = item.right) items.push(item);
+    for (const item of items) {
+      if (item.deleted || !(item.content instanceof Y.ContentType)) continue;
+      deepest = Math.max(deepest, depth + 1);
+      stack.push([item.content.type, depth + 1]);
+    }
+  }
+  return deepest;
 }
 
 function mutate(frame: Uint8Array, random: Random): Uint8Array {
@@ -162,12 +201,23 @@ describe("fuzzing the server", () => {
     }
     expect(loaded.getText("t").toString(), seed).toBe(content());
     expect(content(), seed).not.toMatch(/fuzz/);
-    // The documents attackers could write hold only updates that decode.
+    // The documents attackers could write hold only updates that decode and apply, no
+    // sub-documents, no nesting past the limit, and no more pending than the limit.
     for (const { name } of await server.store.list()) {
       const entries = await server.store.load(name);
+      const doc = new Y.Doc();
       for (const update of [entries?.state, ...(entries?.updates ?? [])]) {
-        if (update) expect(() => Y.decodeUpdate(update), `${seed}: ${name}`).not.toThrow();
+        if (!update) continue;
+        expect(() => Y.decodeUpdate(update), `${seed}: ${name}`).not.toThrow();
+        expect(() => Y.applyUpdate(doc, update), `${seed}: ${name}`).not.toThrow();
       }
+      expect(doc.getSubdocs().size, `${seed}: ${name}`).toBe(0);
+      expect(nestingDepth(doc), `${seed}: ${name}`).toBeLessThanOrEqual(
+        SETTINGS.maxNestingDepth.default,
+      );
+      const pending =
+        (doc.store.pendingStructs?.update.length ?? 0) + (doc.store.pendingDs?.length ?? 0);
+      expect(pending, `${seed}: ${name}`).toBeLessThanOrEqual(SETTINGS.maxPendingBytes.default);
     }
 
     // And it loads the same on a fresh server.

@@ -9,6 +9,14 @@ export {
 } from "./frames.ts";
 export { GatedStore } from "./gated-store.ts";
 export {
+  manyRootsUpdate,
+  nestedMapsUpdate,
+  pendingDeletesUpdate,
+  subdocumentsUpdate,
+  throwsOnApplyUpdate,
+  touchEachMapUpdate,
+} from "./hostile-updates.ts";
+export {
   connectClient,
   QuietWebSocket,
   type TestClient,
