@@ -108,17 +108,23 @@ export class WebSocketGateway {
       maxBufferedBytes,
       observe: (message) => coalescer.sent(message),
       onOverflow: (unsentBytes) => {
-        log.warn({ unsentBytes, max: maxBufferedBytes }, "socket does not read what it is sent");
-        close(CloseCode.SendBufferFull, "send buffer full", "closing a socket that does not read");
+        const code = CloseCode.SendBufferFull;
+        const reason = "send buffer full";
+        log.warn(
+          { code, reason, unsentBytes, max: maxBufferedBytes },
+          "closing a socket that does not read what it is sent",
+        );
+        ws.close(code, reason);
         // The close frame waits behind the unread data (ws destroys the socket after 30 s if it
         // is never read): let go of the documents now instead of answering more requests.
-        closed(CloseCode.SendBufferFull, "send buffer full");
+        release(code, reason);
       },
     });
     const webRequest = toWebRequest(request);
     const connection = this.hocuspocus.handleConnection(outbox, webRequest);
     let released = false;
-    const closed = (code: number, reason: string) => {
+    /** Hands the socket's end to Hocuspocus and the document limits, once. */
+    const release = (code: number, reason: string) => {
       if (released) return;
       released = true;
       clearTimeout(deadline);
@@ -162,7 +168,7 @@ export class WebSocketGateway {
         close(result.code, result.reason, "closing a socket that sent an invalid frame");
       }
     });
-    ws.on("close", (code: number, reason: Buffer) => closed(code, reason.toString()));
+    ws.on("close", (code: number, reason: Buffer) => release(code, reason.toString()));
     ws.on("error", (error: Error) => {
       // ws reports protocol violations (including too large messages) here, then closes.
       log.warn({ err: error }, "websocket error");

@@ -87,10 +87,7 @@ describe("socket hardening", () => {
     for (let batch = 0; batch < 10; batch++) {
       writer.doc.transact(() => {
         for (let i = 0; i < 2000; i++) {
-          text.insert(
-            random.int(text.length + 1),
-            `${"lorem ipsum dolor sit amet ".repeat(1)}${i}|`,
-          );
+          text.insert(random.int(text.length + 1), `lorem ipsum dolor sit amet ${i}|`);
         }
       });
       await writer.stored();
@@ -116,12 +113,7 @@ describe("socket hardening", () => {
 
   it("finding 1: closes a socket that stops reading and keeps asking for a large document (4429); memory stays bounded", async () => {
     const { logs, logger } = capturedLogs();
-    server = await startTestServer(
-      { maxBufferedBytes: 2 * MiB },
-      {
-        logger,
-      },
-    );
+    server = await startTestServer({ maxBufferedBytes: 2 * MiB }, { logger });
     const writer = await writeLargeDocument("big");
 
     let offender: RawSocket | undefined;
@@ -238,6 +230,24 @@ describe("socket hardening", () => {
       return stored.getText("t").toString();
     };
 
+    /**
+     * Opens documents until one is accepted: the server frees a slot once it has handled the
+     * close of another. A fresh name per attempt, because Hocuspocus queues the close of a
+     * refused document and applies it to the next connection of that name on the socket.
+     */
+    const openWhenFree = (open: (name: string) => Opened, name: string) => {
+      let attempt = 0;
+      return waitFor(`a slot for ${name}`, async () => {
+        const opened = open(`${name}-${attempt++}`);
+        const outcome = await waitFor("an answer", () =>
+          opened.provider.isSynced ? "synced" : opened.denials[0],
+        );
+        if (outcome === "synced") return opened;
+        opened.provider.destroy();
+        return null;
+      });
+    };
+
     it("refuses the document past --max-socket-documents; closing one frees its slot", async () => {
       server = await startTestServer({ maxSocketDocuments: 3 });
       const { open, closes } = sharedSocket();
@@ -250,18 +260,7 @@ describe("socket hardening", () => {
       expect(closes).toEqual([]);
       // Closing one document frees its slot for another (once the server has the close).
       c.provider.destroy();
-      // A fresh name per attempt: Hocuspocus queues the close of a refused document and would
-      // apply it to the next connection of the same name on this socket.
-      let attempts = 0;
-      const e = await waitFor("a slot to free up", async () => {
-        const attempt = open(`e${attempts++}`);
-        const outcome = await waitFor("an answer", () =>
-          attempt.provider.isSynced ? "synced" : attempt.denials[0],
-        );
-        if (outcome === "synced") return attempt;
-        attempt.provider.destroy();
-        return null;
-      });
+      const e = await openWhenFree(open, "e");
       expect(await writes(e, "fits now")).toBe("fits now");
       expect(d.provider.isSynced).toBe(false);
     });
@@ -289,16 +288,7 @@ describe("socket hardening", () => {
       // Alice's open documents keep working; closing one lets her open another.
       expect(await writes(a3, "alice")).toBe("alice");
       a1.provider.destroy();
-      let attempts = 0;
-      await waitFor("a slot to free up", async () => {
-        const attempt = phone.open(`a5-${attempts++}`);
-        const outcome = await waitFor("an answer", () =>
-          attempt.provider.isSynced ? "synced" : attempt.denials[0],
-        );
-        if (outcome === "synced") return true;
-        attempt.provider.destroy();
-        return false;
-      });
+      await openWhenFree(phone.open, "a5");
       expect([laptop.closes, phone.closes, bob.closes]).toEqual([[], [], []]);
     });
   });
