@@ -21,6 +21,11 @@ export const CloseCode = {
   Unauthorized: 4401,
   /** Hocuspocus: the client may not have what it asked for. */
   Forbidden: 4403,
+  /**
+   * The socket stopped reading (or reads too slowly): what the server had queued for it passed
+   * the server's send buffer limit. Providers reconnect and sync again.
+   */
+  SendBufferFull: 4429,
   /** An update would grow the document past the server's maximum document size. */
   DocumentTooLarge: 4413,
   /** Hocuspocus: no message (or no authentication) in time. */

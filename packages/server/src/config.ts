@@ -252,6 +252,24 @@ export const SETTINGS = {
     default: 100,
     schema: integer(1, 100_000),
   }),
+  maxBufferedBytes: setting({
+    description: "Unread bytes a socket may hold beyond one message before it is closed (4429)",
+    accepted: "an integer from 65536 to 4294967296",
+    default: 16 * MiB,
+    schema: integer(64 * 1024, 4096 * MiB),
+  }),
+  maxSocketDocuments: setting({
+    description: "Documents one socket may have open at once (0: no limit)",
+    accepted: "an integer from 0 to 100000",
+    default: 100,
+    schema: integer(0, 100_000),
+  }),
+  maxUserDocuments: setting({
+    description: "Documents one user (JWT sub) may have open at once on all sockets (0: no limit)",
+    accepted: "an integer from 0 to 1000000",
+    default: 500,
+    schema: integer(0, 1_000_000),
+  }),
   tlsCert: setting({
     description: "PEM certificate file: serve wss:// and https:// (with --tls-key)",
     accepted: "a file path, or empty",

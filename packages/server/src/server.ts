@@ -4,10 +4,12 @@ import { createServer as createTlsServer } from "node:https";
 import type { AddressInfo } from "node:net";
 import { resolve } from "node:path";
 import { type Extension, Hocuspocus } from "@hocuspocus/server";
+import { decodeJwt } from "jose";
 import { createTokenVerifier } from "./auth/tokens.ts";
 import { ConfigError, checkConfig, type ServerConfig } from "./config.ts";
 import { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import { Authentication } from "./extensions/authentication.ts";
+import { DocumentLimits } from "./extensions/document-limits.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
 import { guardHooks } from "./extensions/guard-hooks.ts";
@@ -95,6 +97,12 @@ export async function startServer(
     maxNestingDepth: config.maxNestingDepth,
     maxChangedTypes: config.maxChangedTypes,
   };
+  const documentLimits = new DocumentLimits({
+    perSocket: config.maxSocketDocuments,
+    perUser: config.maxUserDocuments,
+    userOf: verifier ? userOfVerifiedToken : () => null,
+    logger,
+  });
   const extensions: Extension[] = [
     new Authentication({
       verifier,
@@ -107,6 +115,8 @@ export async function startServer(
     new Durability(store, logger),
     authenticated,
     ...(options.extensions ?? []),
+    // Last, with the lowest priority: counts only documents every other extension accepted.
+    documentLimits,
   ];
   const hocuspocus = new Hocuspocus({
     name: "tandem",
@@ -130,6 +140,8 @@ export async function startServer(
     authTimeoutMs: config.authTimeout,
     authenticated,
     updateLimits,
+    maxBufferedBytes: config.maxBufferedBytes,
+    documentLimits,
   });
 
   const handler = handleHttp([
@@ -180,6 +192,18 @@ export async function startServer(
       return stopping;
     },
   };
+}
+
+/**
+ * The user of a token the Authentication extension has already verified (DocumentLimits runs
+ * after it), so reading its `sub` without verifying again is safe.
+ */
+function userOfVerifiedToken(token: string): string | null {
+  try {
+    return decodeJwt(token).sub ?? null;
+  } catch {
+    return null;
+  }
 }
 
 function readTls(config: ServerConfig): { cert: Buffer; key: Buffer } {

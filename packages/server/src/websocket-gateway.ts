@@ -4,11 +4,14 @@ import type { Hocuspocus } from "@hocuspocus/server";
 import { CloseCode } from "@tandem/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
+import type { DocumentLimits } from "./extensions/document-limits.ts";
 import { clientAddress } from "./limits/client-address.ts";
 import { ConnectionLimiter } from "./limits/connection-limiter.ts";
+import { SendBuffer } from "./limits/send-buffer.ts";
 import { TokenBucket } from "./limits/token-bucket.ts";
 import type { Logger } from "./logger.ts";
 import { screenFrame, type UpdateLimits } from "./protocol/frame-screen.ts";
+import { SyncCoalescer } from "./protocol/sync-coalescer.ts";
 
 export interface GatewayOptions {
   maxMessageSize: number;
@@ -25,6 +28,10 @@ export interface GatewayOptions {
   authenticated: AuthenticatedSockets;
   /** What the frame screen lets through in a document update. */
   updateLimits: UpdateLimits;
+  /** Unsent bytes a socket may hold besides its oldest unsent message (send-buffer.ts). */
+  maxBufferedBytes: number;
+  /** Told when a socket closes, to free the document slots it held. */
+  documentLimits: Pick<DocumentLimits, "socketClosed">;
 }
 
 /**
@@ -91,15 +98,43 @@ export class WebSocketGateway {
   };
 
   private accept(ws: WebSocket, request: IncomingMessage, log: Logger): void {
-    const connection = this.hocuspocus.handleConnection(ws, toWebRequest(request));
-    const { messageRate, messageBurst, authTimeoutMs } = this.options;
+    const { messageRate, messageBurst, authTimeoutMs, maxBufferedBytes } = this.options;
     const rate = messageRate > 0 ? new TokenBucket(messageRate, messageBurst) : null;
     const close = (code: number, reason: string, message: string) => {
       log.warn({ code, reason }, message);
       ws.close(code, reason);
     };
+    const coalescer = new SyncCoalescer();
+    // Hocuspocus sends through the buffer, never to ws directly (connection.webSocket is it).
+    const outbox = new SendBuffer(ws, {
+      maxBufferedBytes,
+      observe: (message) => coalescer.sent(message),
+      onOverflow: (unsentBytes) => {
+        const code = CloseCode.SendBufferFull;
+        const reason = "send buffer full";
+        log.warn(
+          { code, reason, unsentBytes, max: maxBufferedBytes },
+          "closing a socket that does not read what it is sent",
+        );
+        ws.close(code, reason);
+        // The close frame waits behind the unread data (ws destroys the socket after 30 s if it
+        // is never read): let go of the documents now instead of answering more requests.
+        release(code, reason);
+      },
+    });
+    const webRequest = toWebRequest(request);
+    const connection = this.hocuspocus.handleConnection(outbox, webRequest);
+    let released = false;
+    /** Hands the socket's end to Hocuspocus and the document limits, once. */
+    const release = (code: number, reason: string) => {
+      if (released) return;
+      released = true;
+      clearTimeout(deadline);
+      connection.handleClose({ code, reason });
+      this.options.documentLimits.socketClosed(webRequest);
+    };
     const deadline = setTimeout(() => {
-      if (!this.options.authenticated.has(ws)) {
+      if (!this.options.authenticated.has(outbox)) {
         close(
           CloseCode.Timeout,
           "authentication timeout",
@@ -129,15 +164,13 @@ export class WebSocketGateway {
       }
       const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       const result = screenFrame(frame, this.options.updateLimits);
-      if (result.verdict === "forward") connection.handleMessage(frame);
-      else if (result.verdict === "reject") {
+      if (result.verdict === "forward") {
+        if (coalescer.admit(frame)) connection.handleMessage(frame);
+      } else if (result.verdict === "reject") {
         close(result.code, result.reason, "closing a socket that sent an invalid frame");
       }
     });
-    ws.on("close", (code: number, reason: Buffer) => {
-      clearTimeout(deadline);
-      connection.handleClose({ code, reason: reason.toString() });
-    });
+    ws.on("close", (code: number, reason: Buffer) => release(code, reason.toString()));
     ws.on("error", (error: Error) => {
       // ws reports protocol violations (including too large messages) here, then closes.
       log.warn({ err: error }, "websocket error");

@@ -1,0 +1,75 @@
+import type { WebSocketLike } from "@hocuspocus/server";
+import type { WebSocket } from "ws";
+
+export interface SendBufferOptions {
+  /** Unsent bytes a socket may hold besides the oldest unsent message. */
+  maxBufferedBytes: number;
+  /** Called once, for the first send that finds the socket over the limit (it is not sent). */
+  onOverflow: (unsentBytes: number) => void;
+  /** Sees every message sent; may return a function to call once it has been flushed. */
+  observe?: (message: Uint8Array) => (() => void) | undefined;
+}
+
+/**
+ * What Hocuspocus holds as its socket: sends go through here, so the server knows how much it
+ * has queued for a client that is not reading. A message is "unsent" from ws.send until ws's
+ * callback says it reached the operating system.
+ *
+ * Without a bound, a client that stops reading while asking for large answers makes the server
+ * hold every answer in memory. With one, the first send that finds more than maxBufferedBytes
+ * unsent (not counting the oldest unsent message) drops that message and reports the overflow.
+ * The oldest message is left out so that one large message, such as the first sync of a large
+ * document on a slow link, never counts against the edits that follow it: what a socket holds
+ * is bounded by the limit plus one message.
+ */
+export class SendBuffer implements WebSocketLike {
+  private unsentBytes = 0;
+  /** Sizes of the unsent messages, oldest first (a socket flushes its writes in order). */
+  private readonly sizes: number[] = [];
+  private head = 0;
+  private overflowed = false;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly options: SendBufferOptions,
+  ) {}
+
+  get readyState(): number {
+    return this.ws.readyState;
+  }
+
+  close(code?: number, reason?: string): void {
+    this.ws.close(code, reason);
+  }
+
+  send(message: Uint8Array): void {
+    if (this.overflowed || this.ws.readyState !== this.ws.OPEN) return;
+    const oldest = this.sizes[this.head] ?? 0;
+    if (this.unsentBytes - oldest > this.options.maxBufferedBytes) {
+      this.overflowed = true;
+      this.options.onOverflow(this.unsentBytes);
+      return;
+    }
+    const flushed = this.options.observe?.(message);
+    const size = message.byteLength;
+    this.unsentBytes += size;
+    this.sizes.push(size);
+    // The callback also runs (with an error) when the socket is destroyed first.
+    this.ws.send(message, () => {
+      this.unsentBytes -= size;
+      this.dropOldest();
+      flushed?.();
+    });
+  }
+
+  private dropOldest(): void {
+    this.head++;
+    if (this.head === this.sizes.length) {
+      this.sizes.length = 0;
+      this.head = 0;
+    } else if (this.head > 1024) {
+      this.sizes.splice(0, this.head);
+      this.head = 0;
+    }
+  }
+}

@@ -1,0 +1,77 @@
+import { MessageType } from "@hocuspocus/server";
+import * as decoding from "lib0/decoding";
+import { messageYjsSyncStep1, messageYjsSyncStep2 } from "y-protocols/sync";
+
+/**
+ * Answers repeated SyncStep1 requests for one document connection once. Hocuspocus answers
+ * every SyncStep1 by encoding the requested part of the document (the whole document for an
+ * empty state vector) and queueing it, so a client sending the 8-byte request a thousand times
+ * made the server encode and queue a large document a thousand times.
+ *
+ * Per address (document name, with the session id if the client sends one), while the answer
+ * to a forwarded SyncStep1 has not been flushed to the socket, further SyncStep1s for that
+ * address are dropped. Nothing is lost: within one document connection a client's state vector
+ * only grows, so what a later request would get is the pending answer plus the updates
+ * Hocuspocus sends the connection after it, which the client receives anyway.
+ *
+ * A new document connection on the same address (after a close or a refusal) starts afresh, so
+ * a new Y.Doc with a smaller state vector is never answered with an older connection's diff.
+ * Hocuspocus drops the address's queued messages in those cases, so its pending request needs
+ * no answer.
+ *
+ * (Caching the encoded answer per document state was the other option; Hocuspocus encodes
+ * inside MessageReceiver with no hook to substitute an answer, so only the request can be
+ * stopped, and here it can be before it is queued.)
+ */
+export class SyncCoalescer {
+  /** Addresses with a forwarded SyncStep1 whose answer has not been flushed. */
+  private readonly waiting = new Set<string>();
+
+  /** For a frame from the client that passed screening: false means drop it. */
+  admit(frame: Uint8Array): boolean {
+    const parsed = parse(frame);
+    if (!parsed) return true;
+    const { address, type, step } = parsed;
+    if (type === MessageType.CLOSE) {
+      this.waiting.delete(address);
+      return true;
+    }
+    const isSync = type === MessageType.Sync || type === MessageType.SyncReply;
+    if (!isSync || step !== messageYjsSyncStep1) return true;
+    if (this.waiting.has(address)) return false;
+    this.waiting.add(address);
+    return true;
+  }
+
+  /** For a message the server sends: returns what to call once it has been flushed, if any. */
+  sent(message: Uint8Array): (() => void) | undefined {
+    const parsed = parse(message);
+    if (!parsed) return undefined;
+    const { address, type, step } = parsed;
+    if (type === MessageType.Sync && step === messageYjsSyncStep2) {
+      return () => this.waiting.delete(address);
+    }
+    // The document connection ends (close) or never starts (permission denied, Auth step 1):
+    // Hocuspocus discards its queued messages, so its pending request will not be answered.
+    if (type === MessageType.CLOSE || (type === MessageType.Auth && step === 1)) {
+      this.waiting.delete(address);
+    }
+    return undefined;
+  }
+}
+
+/** The address, message type and, for sync and auth messages, the step of a frame. */
+function parse(frame: Uint8Array): { address: string; type: number; step: number } | null {
+  try {
+    const decoder = decoding.createDecoder(frame);
+    const address = decoding.readVarString(decoder);
+    const type = decoding.readVarUint(decoder);
+    const hasStep =
+      type === MessageType.Sync || type === MessageType.SyncReply || type === MessageType.Auth;
+    const step = hasStep ? decoding.readVarUint(decoder) : -1;
+    return { address, type, step };
+  } catch {
+    // Incoming frames were screened; an outgoing one that does not parse is not a sync answer.
+    return null;
+  }
+}
