@@ -11,6 +11,7 @@ import { Authentication } from "./extensions/authentication.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
 import { guardHooks } from "./extensions/guard-hooks.ts";
+import { PresenceGuard } from "./extensions/presence-guard.ts";
 import { handleHttp, healthRoutes, type Route } from "./http/routes.ts";
 import { staticFiles } from "./http/static-files.ts";
 import { type Logger, silentLogger } from "./logger.ts";
@@ -78,7 +79,13 @@ export async function startServer(
     new Authentication({
       verifier,
       tokenGraceMs: config.tokenGrace,
+      maxTokenLifetimeMs: config.maxTokenLifetime,
+      logger,
+    }),
+    new PresenceGuard({
       showViewers: config.showViewers,
+      maxClientsPerMessage: config.maxAwarenessClientsPerMessage,
+      maxClientsPerConnection: config.maxAwarenessClientsPerConnection,
       logger,
     }),
     new DocumentSizeLimit(store, config.maxDocumentSize, logger),
@@ -100,6 +107,11 @@ export async function startServer(
   const gateway = new WebSocketGateway(hocuspocus, logger, {
     maxMessageSize: config.maxMessageSize,
     allowedOrigins: config.allowedOrigin,
+    // Without tokens, a socket is all it takes to read and write: only the server's own pages
+    // (and programs, which send no Origin) may open one, unless origins are listed.
+    sameOriginOnly: config.auth === "none",
+    port: () => (http.address() as AddressInfo | null)?.port ?? config.port,
+    maxDocumentNameBytes: config.maxDocumentNameLength,
     trustedProxies: config.trustedProxy,
     maxConnectionsPerIp: config.maxConnectionsPerIp,
     connectionsPerMinute: config.connectionsPerMinute,
