@@ -128,7 +128,8 @@ describe("hardening at the edges", () => {
       over.send(authFrame(`${longest}n`, jwt));
       expect(await over.closed).toMatchObject({ code: CloseCode.InvalidFrame });
       expect((await server.store.list()).map((d) => d.name)).toEqual([]);
-      expect(maxDelayMs).toBeLessThan(200);
+      // The regex took 1.3 s (3.2 s here) on this name alone; the bound leaves room for a busy machine.
+      expect(maxDelayMs).toBeLessThan(1000);
     });
 
     it.each([
