@@ -20,7 +20,7 @@ import {
   type UserInput,
 } from "./options.ts";
 import { type Peer, Presence } from "./presence.ts";
-import type { TokenSource } from "./token.ts";
+import { TokenPacer, type TokenSource } from "./token.ts";
 
 /**
  * - `connecting`: on the way to the server (or back to it), or waiting for it to accept the token;
@@ -52,6 +52,13 @@ export interface DocumentContext {
   onUnauthorized(document: TandemDocument): void;
   onClosed(document: TandemDocument): void;
 }
+
+/**
+ * Token calls of one document on one socket: at least 1 s apart once the server asks again sooner
+ * than that, doubling up to 20 s while it keeps doing so (below the server's default token grace,
+ * so a real refresh is never held up past it).
+ */
+const TOKEN_PACING = { minDelayMs: 1_000, factor: 2, maxDelayMs: 20_000 };
 
 type Waiter = { resolve: () => void; reject: (error: Error) => void };
 
@@ -92,6 +99,14 @@ export class TandemDocument extends Emitter<DocumentEvents> {
   /** Hocuspocus reports a failed token call as a refusal; the next refusal is that one. */
   private tokenCallFailed = false;
   private tokenRetryTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Spaces out this document's token calls when the server asks for tokens too often. */
+  private readonly tokenPacer: TokenPacer;
+  /** The socket of the last token call: the first call on a new socket is never paced. */
+  private tokenSocket: unknown = null;
+  private readonly tokenPauses = new Set<{
+    timer: ReturnType<typeof setTimeout>;
+    resolve: () => void;
+  }>();
   private resubscribeTimer: ReturnType<typeof setTimeout> | null = null;
   private peersKey = "[]";
   private readonly waiters = { synced: new Set<Waiter>(), stored: new Set<Waiter>() };
@@ -109,6 +124,7 @@ export class TandemDocument extends Emitter<DocumentEvents> {
     this.awareness = new Awareness(this.doc);
     this.presence = new Presence(this.awareness, context.presence);
     this.backoff = new Backoff(context.reconnect);
+    this.tokenPacer = new TokenPacer(TOKEN_PACING);
     this.provider = new HocuspocusProvider({
       websocketProvider: context.connection.socket,
       name,
@@ -262,6 +278,8 @@ export class TandemDocument extends Emitter<DocumentEvents> {
   }
 
   private fetchToken = async (): Promise<string> => {
+    await this.pauseBeforeToken();
+    if (this.closing) throw new TandemError("closed", `document "${this.name}" was closed`);
     try {
       return await this.context.tokens.get();
     } catch (error) {
@@ -275,6 +293,26 @@ export class TandemDocument extends Emitter<DocumentEvents> {
       throw error;
     }
   };
+
+  /** Waits as long as the pacer says; close() ends the wait early. */
+  private pauseBeforeToken(): Promise<void> {
+    // Reconnecting is paced by the connection's backoff: a new socket's token goes out at once.
+    const socket = this.context.connection.socket.webSocket;
+    if (socket !== this.tokenSocket) this.tokenPacer.reset();
+    this.tokenSocket = socket;
+    const wait = this.tokenPacer.next();
+    if (wait <= 0) return Promise.resolve();
+    return new Promise((resolve) => {
+      const pause = {
+        timer: setTimeout(() => {
+          this.tokenPauses.delete(pause);
+          resolve();
+        }, wait),
+        resolve,
+      };
+      this.tokenPauses.add(pause);
+    });
+  }
 
   /**
    * A token call that failed is retried on this connection, with backoff: a token endpoint
@@ -425,6 +463,11 @@ export class TandemDocument extends Emitter<DocumentEvents> {
   }
 
   private clearTimers(): void {
+    for (const pause of this.tokenPauses) {
+      clearTimeout(pause.timer);
+      pause.resolve();
+    }
+    this.tokenPauses.clear();
     if (this.tokenRetryTimer !== null) clearTimeout(this.tokenRetryTimer);
     if (this.resubscribeTimer !== null) clearTimeout(this.resubscribeTimer);
     this.tokenRetryTimer = null;

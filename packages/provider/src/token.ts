@@ -39,3 +39,53 @@ export class TokenSource {
     return value;
   }
 }
+
+export interface TokenPacing {
+  /** No pause while calls are at least this far apart; the first pause when they are not. */
+  minDelayMs: number;
+  /** Each further early request multiplies the pause by this... */
+  factor: number;
+  /** ...up to this. */
+  maxDelayMs: number;
+}
+
+/**
+ * Spaces out the token calls of one document. The server asks for a fresh token when the current
+ * one expires, so requests come minutes apart; a server that asks again at once (a bug, such as a
+ * timer that fires immediately) would otherwise have the app's token function called in a tight
+ * loop. A request within `minDelayMs` of the previous call waits until that much time has passed;
+ * every further early request grows the spacing by `factor`, up to `maxDelayMs`; a request that
+ * comes late enough goes ahead at once and starts over.
+ */
+export class TokenPacer {
+  private last = Number.NEGATIVE_INFINITY;
+  private spacing: number;
+
+  constructor(
+    private readonly pacing: TokenPacing,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.spacing = pacing.minDelayMs;
+  }
+
+  /** Forgets past calls: the next one goes ahead at once. */
+  reset(): void {
+    this.last = Number.NEGATIVE_INFINITY;
+    this.spacing = this.pacing.minDelayMs;
+  }
+
+  /** How long the call asked for now must wait (0: go ahead); counts it as a call. */
+  next(): number {
+    const now = this.now();
+    const since = now - this.last;
+    if (since >= this.spacing) {
+      this.spacing = this.pacing.minDelayMs;
+      this.last = now;
+      return 0;
+    }
+    const wait = this.spacing - since;
+    this.last = now + wait;
+    this.spacing = Math.min(this.pacing.maxDelayMs, this.spacing * this.pacing.factor);
+    return wait;
+  }
+}

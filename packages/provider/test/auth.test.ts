@@ -245,4 +245,44 @@ describe("tokens", () => {
     const outsider = pool.create(server.url, { token }).open("elsewhere");
     await waitFor("the outsider to be refused", () => outsider.status === "unauthorized");
   });
+  it("paces token calls for a document when the server asks for fresh tokens in a loop", async () => {
+    // A server that asks for a fresh token as soon as it gets one (as the 24.8-day timer overflow
+    // once made Tandem do): the SDK called the app's token function 680 times in 3 s.
+    const asks: number[] = [];
+    const hammering: Extension = {
+      extensionName: "test-token-hammer",
+      async connected({ connection }) {
+        connection.requestToken();
+      },
+      async onTokenSync({ connection }) {
+        asks.push(Date.now());
+        setImmediate(() => connection.requestToken());
+      },
+    };
+    const server = await start(hammering);
+    let calls = 0;
+    const client = pool.create(server.url, {
+      token: () => {
+        calls++;
+        return "token";
+      },
+    });
+    const doc = client.open("doc");
+    await doc.whenSynced();
+    const started = Date.now();
+    // Calls 1 s apart, then 2 s, 4 s...: within 3 s the connect's call and one or two more.
+    await waitFor("the server to get a fresh token", () => asks.length >= 1);
+    // Then watch for the rest of 3 s: the assertion is about how often something happens.
+    await new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, 3_000 - (Date.now() - started))),
+    );
+    console.log(
+      `token calls in 3 s of a server asking in a loop: ${calls} (server asked ${asks.length} times)`,
+    );
+    expect(calls).toBeGreaterThanOrEqual(2);
+    expect(calls).toBeLessThanOrEqual(4);
+    // Still working: an edit is stored.
+    doc.doc.getText("t").insert(0, "fine");
+    await doc.whenStored();
+  });
 });

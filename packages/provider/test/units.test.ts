@@ -3,7 +3,7 @@ import WebSocket from "ws";
 import { Backoff } from "../src/backoff.ts";
 import { colorFor, createClient, TandemError } from "../src/index.ts";
 import { peersFrom } from "../src/presence.ts";
-import { TokenSource } from "../src/token.ts";
+import { TokenPacer, TokenSource } from "../src/token.ts";
 
 const url = "ws://127.0.0.1:1";
 
@@ -80,6 +80,27 @@ describe("Backoff", () => {
     expect([1, 2, 3, 4, 5, 6].map(() => high.next())).toEqual([100, 200, 400, 800, 1000, 1000]);
     high.reset();
     expect(high.next()).toBe(100);
+  });
+});
+
+describe("TokenPacer", () => {
+  it("lets spaced calls through, and spaces out calls that come too soon, more and more", () => {
+    let now = 0;
+    const pacer = new TokenPacer({ minDelayMs: 500, factor: 2, maxDelayMs: 2_000 }, () => now);
+    expect(pacer.next()).toBe(0);
+    now = 1;
+    expect(pacer.next()).toBe(499); // the call happens at 500
+    now = 501;
+    expect(pacer.next()).toBe(999); // spacing 1000: at 1500
+    now = 1501;
+    expect(pacer.next()).toBe(1999); // spacing 2000: at 3500
+    now = 3501;
+    expect(pacer.next()).toBe(1999); // capped at 2000
+    // A refresh minutes later goes ahead at once, and the spacing starts over.
+    now = 300_000;
+    expect(pacer.next()).toBe(0);
+    now = 300_100;
+    expect(pacer.next()).toBe(400);
   });
 });
 

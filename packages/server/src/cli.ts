@@ -1,4 +1,5 @@
 import { ConfigError, resolveConfig, type ServerConfig, settingsHelp } from "./config.ts";
+import { routeConsoleToLogger } from "./console-to-logger.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { CHECK_USAGE, checkCommand } from "./maintenance/check.ts";
 import { REPAIR_USAGE, repairCommand } from "./maintenance/repair.ts";
@@ -94,6 +95,8 @@ function configFailure(error: unknown): number {
 }
 
 async function serve(config: ServerConfig, logger: Logger): Promise<number> {
+  // Every line this process writes is a log line of the logger, also what libraries print.
+  routeConsoleToLogger(logger);
   // Hocuspocus calls some hooks without awaiting them; Tandem guards its own, and this keeps a
   // stray rejection from a library from taking every connected client down with the process.
   process.on("unhandledRejection", (reason) => {

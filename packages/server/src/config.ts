@@ -157,8 +157,35 @@ export const SETTINGS = {
     schema: boolean,
     isSwitch: true,
   }),
+  maxTokenLifetime: setting({
+    description:
+      "Longest a token may still be valid when presented, in ms; longer ones are refused (0: no limit)",
+    accepted: "an integer from 0 to 315360000000",
+    default: 24 * 3600 * 1000,
+    schema: integer(0, 315_360_000_000),
+  }),
+  maxDocumentNameLength: setting({
+    description:
+      "Longest document name in bytes of UTF-8 (longer names, and control characters, close with 1007)",
+    accepted: "an integer from 1 to 65536",
+    default: 256,
+    schema: integer(1, 65_536),
+  }),
+  maxAwarenessClientsPerMessage: setting({
+    description: "Presence (awareness) entries one message may carry; a larger message is dropped",
+    accepted: "an integer from 1 to 100000",
+    default: 100,
+    schema: integer(1, 100_000),
+  }),
+  maxAwarenessClientsPerConnection: setting({
+    description: "Presence client ids one document connection may own; more are dropped",
+    accepted: "an integer from 1 to 100000",
+    default: 8,
+    schema: integer(1, 100_000),
+  }),
   allowedOrigin: setting({
-    description: "Origins allowed to open a WebSocket (repeatable; none listed: any origin)",
+    description:
+      "Origins allowed to open a WebSocket (repeatable; none listed: the server's own under --auth none, any under jwt)",
     accepted: "origins such as https://app.example.com",
     default: [] as string[],
     schema: list,

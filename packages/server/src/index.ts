@@ -11,6 +11,7 @@ export {
   SETTINGS,
   type ServerConfig,
 } from "./config.ts";
+export { routeConsoleToLogger } from "./console-to-logger.ts";
 export { createLogger, type Logger, silentLogger } from "./logger.ts";
 export { openStore, type StartOptions, startServer, type TandemServer } from "./server.ts";
 export { type CompactionPolicy, shouldCompact } from "./store/compaction-policy.ts";

@@ -13,6 +13,7 @@ import { DocumentLimits } from "./extensions/document-limits.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
 import { guardHooks } from "./extensions/guard-hooks.ts";
+import { PresenceGuard } from "./extensions/presence-guard.ts";
 import { UpdateGuard } from "./extensions/update-guard.ts";
 import { handleHttp, healthRoutes, type Route } from "./http/routes.ts";
 import { staticFiles } from "./http/static-files.ts";
@@ -107,7 +108,13 @@ export async function startServer(
     new Authentication({
       verifier,
       tokenGraceMs: config.tokenGrace,
+      maxTokenLifetimeMs: config.maxTokenLifetime,
+      logger,
+    }),
+    new PresenceGuard({
       showViewers: config.showViewers,
+      maxClientsPerMessage: config.maxAwarenessClientsPerMessage,
+      maxClientsPerConnection: config.maxAwarenessClientsPerConnection,
       logger,
     }),
     new DocumentSizeLimit(store, config.maxDocumentSize, logger),
@@ -132,6 +139,11 @@ export async function startServer(
   const gateway = new WebSocketGateway(hocuspocus, logger, {
     maxMessageSize: config.maxMessageSize,
     allowedOrigins: config.allowedOrigin,
+    // Without tokens, a socket is all it takes to read and write: only the server's own pages
+    // (and programs, which send no Origin) may open one, unless origins are listed.
+    sameOriginOnly: config.auth === "none",
+    port: () => (http.address() as AddressInfo | null)?.port ?? config.port,
+    maxDocumentNameBytes: config.maxDocumentNameLength,
     trustedProxies: config.trustedProxy,
     maxConnectionsPerIp: config.maxConnectionsPerIp,
     connectionsPerMinute: config.connectionsPerMinute,

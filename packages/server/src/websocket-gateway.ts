@@ -10,13 +10,22 @@ import { ConnectionLimiter } from "./limits/connection-limiter.ts";
 import { SendBuffer } from "./limits/send-buffer.ts";
 import { TokenBucket } from "./limits/token-bucket.ts";
 import type { Logger } from "./logger.ts";
+import { frameAddressProblem } from "./protocol/document-name.ts";
 import { screenFrame, type UpdateLimits } from "./protocol/frame-screen.ts";
 import { SyncCoalescer } from "./protocol/sync-coalescer.ts";
 
 export interface GatewayOptions {
   maxMessageSize: number;
-  /** Origins allowed to connect; empty: any. */
+  /**
+   * Origins allowed to connect. Empty: any origin, or with `sameOriginOnly` (the default under
+   * --auth none) only the server's own (see isOwnOrigin).
+   */
   allowedOrigins: readonly string[];
+  sameOriginOnly: boolean;
+  /** The port the server listens on (known once it listens). */
+  port: () => number;
+  /** Longest document name in bytes; frames for other names close the socket with 1007. */
+  maxDocumentNameBytes: number;
   trustedProxies: readonly string[];
   maxConnectionsPerIp: number;
   connectionsPerMinute: number;
@@ -70,8 +79,7 @@ export class WebSocketGateway {
       return;
     }
     const origin = request.headers.origin;
-    const { allowedOrigins } = this.options;
-    if (allowedOrigins.length > 0 && (!origin || !allowedOrigins.includes(origin))) {
+    if (!this.originAllowed(origin, request.headers.host)) {
       log.warn({ origin: origin ?? null }, "upgrade refused: origin not allowed");
       refuseUpgrade(socket, 403, "Forbidden");
       return;
@@ -96,6 +104,13 @@ export class WebSocketGateway {
       },
     );
   };
+
+  private originAllowed(origin: string | undefined, host: string | undefined): boolean {
+    const { allowedOrigins, sameOriginOnly, port } = this.options;
+    if (allowedOrigins.length > 0) return origin !== undefined && allowedOrigins.includes(origin);
+    if (!sameOriginOnly || origin === undefined) return true;
+    return isOwnOrigin(origin, host, port());
+  }
 
   private accept(ws: WebSocket, request: IncomingMessage, log: Logger): void {
     const { messageRate, messageBurst, authTimeoutMs, maxBufferedBytes } = this.options;
@@ -165,6 +180,12 @@ export class WebSocketGateway {
       const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       const result = screenFrame(frame, this.options.updateLimits);
       if (result.verdict === "forward") {
+        // The document name, before Hocuspocus (its queues, its logs) or a token's globs see it.
+        const problem = frameAddressProblem(frame, this.options.maxDocumentNameBytes);
+        if (problem) {
+          close(CloseCode.InvalidFrame, "invalid document name", `closing a socket: ${problem}`);
+          return;
+        }
         if (coalescer.admit(frame)) connection.handleMessage(frame);
       } else if (result.verdict === "reject") {
         close(result.code, result.reason, "closing a socket that sent an invalid frame");
@@ -196,6 +217,33 @@ export class WebSocketGateway {
     clearTimeout(timer);
     this.wss.close();
   }
+}
+
+const LOOPBACK_HOSTS = /^(localhost|127(\.\d{1,3}){3}|\[::1\])$/;
+const IP_LITERAL = /^(\d{1,3}(\.\d{1,3}){3}|\[[0-9a-f:.]+\])$/;
+
+/**
+ * Whether a browser page on `origin` is the server's own page. A page elsewhere (another site,
+ * another port such as a dev server) is not: under --auth none anyone who can open a socket reads
+ * and writes every document, and the browser would let any page the user visits do so.
+ * - a loopback origin on the server's port (http://127.0.0.1:PORT, http://localhost:PORT,
+ *   http://[::1]:PORT) is the server's own page, whichever loopback name the socket used;
+ * - otherwise the origin must be the address the request was sent to (its Host header), and that
+ *   must be an IP address: a DNS name that matches its Host header could be DNS rebinding (a
+ *   site that makes its own name resolve to this server), so names need --allowed-origin.
+ */
+export function isOwnOrigin(origin: string, host: string | undefined, port: number): boolean {
+  let url: URL;
+  try {
+    url = new URL(origin);
+  } catch {
+    return false;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") return false;
+  const originPort = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const hostname = url.hostname.toLowerCase();
+  if (LOOPBACK_HOSTS.test(hostname) && originPort === port) return true;
+  return IP_LITERAL.test(hostname) && host !== undefined && url.host === host.toLowerCase();
 }
 
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {

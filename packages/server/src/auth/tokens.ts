@@ -31,6 +31,7 @@ export class TokenError extends Error {
       | "token-malformed"
       | "token-signature-invalid"
       | "token-expired"
+      | "token-lifetime-too-long"
       | "token-claims-invalid"
       | "no-access",
     message: string,

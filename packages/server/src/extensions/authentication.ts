@@ -1,5 +1,4 @@
 import type {
-  beforeHandleAwarenessPayload,
   Connection,
   connectedPayload,
   Extension,
@@ -9,6 +8,7 @@ import type {
 import { accessFor } from "../auth/permissions.ts";
 import { type TokenClaims, TokenError, type TokenVerifier } from "../auth/tokens.ts";
 import type { Logger } from "../logger.ts";
+import { type LongTimeout, setLongTimeout } from "../long-timeout.ts";
 
 /** What a connection's context holds about its user once authenticated. */
 export interface AuthContext {
@@ -22,8 +22,8 @@ export interface AuthenticationOptions {
   verifier: TokenVerifier | null;
   /** How long a connection may stay after its token expired while it fetches a fresh one. */
   tokenGraceMs: number;
-  /** Relay the awareness of read-only connections. */
-  showViewers: boolean;
+  /** Tokens valid for longer than this (from now) are refused; 0: no limit. */
+  maxTokenLifetimeMs: number;
   logger: Logger;
   now?: () => number;
 }
@@ -39,15 +39,16 @@ const denied = (error: unknown) => {
  * - the token is checked in onAuthenticate, before the document loads; a refusal is
  *   Hocuspocus's permission-denied with a reason, and nothing the client queued is applied;
  * - `docs` decides read or write; a read-only connection's updates are refused by Hocuspocus;
+ * - a token valid for longer than the maximum lifetime is refused (token-lifetime-too-long): a
+ *   leaked token works only so long, as there is no revocation;
  * - when a token expires the server asks for a fresh one (token sync); without a valid one within
- *   the grace period the document's connection closes; a fresh token can take write away;
- * - awareness: the user's id and name come from the token, never from the client, a connection
- *   cannot change another connection's clients, and viewers are not relayed unless allowed.
+ *   the grace period the document's connection closes; a fresh token can take write away.
+ * Presence rules (awareness) are the PresenceGuard's.
  */
 export class Authentication implements Extension {
   extensionName = "tandem-authentication";
   priority = 900;
-  private readonly expiry = new WeakMap<Connection, NodeJS.Timeout>();
+  private readonly expiry = new WeakMap<Connection, LongTimeout>();
   private readonly now: () => number;
 
   constructor(private readonly options: AuthenticationOptions) {
@@ -62,7 +63,7 @@ export class Authentication implements Extension {
     const { verifier } = this.options;
     if (!verifier) return {};
     try {
-      const claims = await verifier.verify(token);
+      const claims = this.checkLifetime(await verifier.verify(token));
       connectionConfig.readOnly = this.accessOf(claims, documentName) === "read";
       return { user: { id: claims.sub, name: claims.name }, exp: claims.exp };
     } catch (error) {
@@ -84,7 +85,7 @@ export class Authentication implements Extension {
     if (!verifier) return;
     const context = connection.context as AuthContext;
     try {
-      const claims = await verifier.verify(token);
+      const claims = this.checkLifetime(await verifier.verify(token));
       if (claims.sub !== context.user?.id) {
         throw new TokenError("token-claims-invalid", "a fresh token must be for the same user");
       }
@@ -104,27 +105,17 @@ export class Authentication implements Extension {
     }
   }
 
-  async beforeHandleAwareness({ connection, states, document }: beforeHandleAwarenessPayload) {
-    if (!connection) return;
-    if (connection.readOnly && !this.options.showViewers) {
-      states.clear();
-      return;
+  /** A token valid for longer than the maximum is refused, however it is signed. */
+  private checkLifetime(claims: TokenClaims): TokenClaims {
+    const { maxTokenLifetimeMs } = this.options;
+    const lifetimeMs = claims.exp * 1000 - this.now();
+    if (maxTokenLifetimeMs > 0 && lifetimeMs > maxTokenLifetimeMs) {
+      throw new TokenError(
+        "token-lifetime-too-long",
+        `the token is valid for ${Math.round(lifetimeMs / 1000)} s, more than the server's maximum of ${Math.round(maxTokenLifetimeMs / 1000)} s`,
+      );
     }
-    // A connection speaks only for its own clients: ids another connection owns are dropped.
-    for (const [other, { clients }] of document.connections) {
-      if (other === connection) continue;
-      for (const clientId of clients) states.delete(clientId);
-    }
-    const user = (connection.context as AuthContext).user;
-    if (!user) return;
-    for (const state of states.values()) {
-      const claimed = state.user;
-      state.user = {
-        ...(typeof claimed === "object" && claimed ? claimed : {}),
-        id: user.id,
-        name: user.name,
-      };
-    }
+    return claims;
   }
 
   private accessOf(claims: TokenClaims, documentName: string) {
@@ -138,11 +129,12 @@ export class Authentication implements Extension {
     this.unwatch(connection);
     const exp = (connection.context as AuthContext).exp;
     if (exp === undefined) return;
+    // setLongTimeout: a token may be valid for longer than setTimeout can wait (24.8 days).
     const untilExpiry = Math.max(0, exp * 1000 - this.now());
-    const timer = setTimeout(() => {
+    const timer = setLongTimeout(() => {
       if (!connection.document.hasConnection(connection)) return;
       connection.requestToken();
-      const grace = setTimeout(() => {
+      const grace = setLongTimeout(() => {
         if (!connection.document.hasConnection(connection)) return;
         this.options.logger.info(
           {
@@ -153,16 +145,14 @@ export class Authentication implements Extension {
         );
         connection.close({ code: 4401, reason: "token-expired" });
       }, this.options.tokenGraceMs);
-      grace.unref();
       this.expiry.set(connection, grace);
     }, untilExpiry);
-    timer.unref();
     this.expiry.set(connection, timer);
   }
 
   private unwatch(connection: Connection): void {
     const timer = this.expiry.get(connection);
-    if (timer) clearTimeout(timer);
+    timer?.clear();
     this.expiry.delete(connection);
   }
 }

@@ -14,6 +14,8 @@ export function sendJson(response: ServerResponse, status: number, body: unknown
     "content-type": "application/json; charset=utf-8",
     "content-length": Buffer.byteLength(text),
     "cache-control": "no-store",
+    // Never read as anything but JSON (a browser sniffing it as HTML would run what it echoes).
+    "x-content-type-options": "nosniff",
   });
   response.end(text);
 }
@@ -48,6 +50,7 @@ export function healthRoutes(health: HealthState): Route {
 export function handleHttp(routes: readonly Route[]) {
   return (request: IncomingMessage, response: ServerResponse): void => {
     for (const route of routes) if (route(request, response)) return;
-    sendJson(response, 404, { error: "not found", path: pathOf(request) });
+    // The path is not echoed: it is whatever bytes the client chose.
+    sendJson(response, 404, { error: "not found" });
   };
 }

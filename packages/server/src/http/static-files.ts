@@ -19,6 +19,34 @@ const TYPES: Record<string, string> = {
 };
 
 /**
+ * Headers of every file served. The policy fits the built editor: its scripts and styles are
+ * files of its own origin (no inline script; the CSP would block one, so an injected script tag
+ * does not run); ProseMirror and the collaboration carets set style attributes, hence inline
+ * styles; WebSockets may go to this server ('self') or to another sync server (`?server=`), hence
+ * ws: and wss:. The page may not be framed (clickjacking) nor leak its URL, which names the
+ * document, in a Referer.
+ */
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": [
+    "default-src 'self'",
+    "script-src 'self'",
+    "style-src 'self' 'unsafe-inline'",
+    "img-src 'self' data:",
+    "font-src 'self'",
+    "connect-src 'self' ws: wss:",
+    "worker-src 'self'",
+    "manifest-src 'self'",
+    "object-src 'none'",
+    "base-uri 'none'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "x-frame-options": "DENY",
+  "x-content-type-options": "nosniff",
+  "referrer-policy": "no-referrer",
+};
+
+/**
  * Serves a built single-page app (the editor demo) from `root` on the server's port. Files under
  * /assets/ carry content hashes in their names and are cached for good; everything else is
  * revalidated, so a new build (and its service worker) is picked up at once. A page request (the
@@ -66,7 +94,7 @@ function send(
     "content-type": TYPES[extname(file)] ?? "application/octet-stream",
     "content-length": statSync(file).size,
     "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
-    "x-content-type-options": "nosniff",
+    ...SECURITY_HEADERS,
   });
   if (request.method === "HEAD") {
     response.end();
