@@ -10,8 +10,6 @@ import {
   useStatus,
   useStored,
   useSynced,
-  useYArray,
-  useYMap,
   useYText,
 } from "../src/index.ts";
 import { clientPool, eventually, startRealServer } from "./helpers.ts";

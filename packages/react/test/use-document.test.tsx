@@ -4,13 +4,7 @@ import type { TandemServer } from "@tandem/server";
 import { cleanup, render } from "@testing-library/react";
 import { StrictMode } from "react";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import {
-  TandemProvider,
-  useDocument,
-  useStatus,
-  useTandemClient,
-  useYText,
-} from "../src/index.ts";
+import { TandemProvider, useDocument, useStatus, useTandemClient, useYText } from "../src/index.ts";
 import {
   clientOptions,
   clientPool,
@@ -27,6 +21,12 @@ function Viewer({ name, label, rendered }: { name: string; label: string; render
   const status = useStatus(handle);
   const text = useYText(handle, "body");
   return <p data-testid={label}>{`${handle.name} ${status}: ${text}`}</p>;
+}
+
+/** Records the client of every render. */
+function ClientSpy({ seen }: { seen: TandemClient[] }) {
+  seen.push(useTandemClient());
+  return null;
 }
 
 describe("useDocument", () => {
@@ -163,14 +163,10 @@ describe("TandemProvider", () => {
 
   it("with options, creates one client that survives StrictMode and closes on unmount", async () => {
     const clients: TandemClient[] = [];
-    function ClientSpy() {
-      clients.push(useTandemClient());
-      return null;
-    }
     const view = render(
       <StrictMode>
         <TandemProvider options={clientOptions(server.url)}>
-          <ClientSpy />
+          <ClientSpy seen={clients} />
           <Viewer name="owned" label="viewer" />
         </TandemProvider>
       </StrictMode>,
