@@ -1,4 +1,7 @@
 // @vitest-environment jsdom
+import { readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import type { TandemServer } from "@tandem/server";
 import { cleanup, fireEvent, render, within } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -40,5 +43,18 @@ describe("the README's React example runs as written", () => {
     await eventually(() => expect(adaNotes.value).toBe("Ada and Grace were here."));
     await eventually(() => expect(ada.getByText("connected, saved")).toBeTruthy());
     await eventually(() => expect(grace.getByText("connected, saved")).toBeTruthy());
+  });
+});
+
+describe("the README", () => {
+  it("shows examples/notes.tsx in its ### React section exactly as the file is", () => {
+    // From this file's own path: in a DOM environment Vite rewrites `new URL(path,
+    // import.meta.url)` into an http:// URL, but leaves import.meta.url itself alone.
+    const here = dirname(fileURLToPath(import.meta.url));
+    const read = (path: string) => readFileSync(resolve(here, path), "utf8");
+    const readme = read("../../../README.md");
+    const section = readme.slice(readme.indexOf("### React"), readme.indexOf("## Configuration"));
+    const block = /```tsx\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toBe(read("../examples/notes.tsx"));
   });
 });
