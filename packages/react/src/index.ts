@@ -1,4 +1,4 @@
-export { TandemContext, useTandemClient } from "./context.ts";
+export { useTandemClient } from "./context.ts";
 export { TandemProvider, type TandemProviderProps } from "./provider.tsx";
 export { useDocument } from "./use-document.ts";
 export { useStatus, useStored, useSynced } from "./use-document-state.ts";

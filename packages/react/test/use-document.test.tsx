@@ -137,7 +137,7 @@ describe("useDocument", () => {
     expect(opened.map((handle) => handle.name)).toEqual(["monday", "tuesday"]);
     await eventually(() => expect(opened[0]?.closed).toBe(true));
     await eventually(() => expect(connectionsTo(server, "monday")).toBe(0));
-    expect(connectionsTo(server, "tuesday")).toBe(1);
+    await eventually(() => expect(connectionsTo(server, "tuesday")).toBe(1));
 
     // And back: a fresh handle, since the first one was closed.
     view.rerender(tree("monday"));
