@@ -2,7 +2,7 @@ import { defineConfig } from "vitest/config";
 
 export default defineConfig({
   test: {
-    include: ["packages/*/test/**/*.test.ts"],
+    include: ["packages/*/test/**/*.test.{ts,tsx}"],
     // Tests start real servers and real LevelDB databases; on a 2-core machine
     // running too many files at once only adds contention, not speed.
     maxWorkers: 2,
