@@ -11,6 +11,7 @@ export {
   SETTINGS,
   type ServerConfig,
 } from "./config.ts";
+export { REMOTE_ORIGIN } from "./extensions/remote-updates.ts";
 export { createLogger, type Logger, silentLogger } from "./logger.ts";
 export { openStore, type StartOptions, startServer, type TandemServer } from "./server.ts";
 export { type CompactionPolicy, shouldCompact } from "./store/compaction-policy.ts";
@@ -18,6 +19,13 @@ export type {
   CompactionResult,
   DocumentInfo,
   DocumentStore,
+  RemoteUpdates,
   StoredDocument,
 } from "./store/document-store.ts";
 export { LevelDocumentStore, type LevelStoreOptions } from "./store/leveldb-store.ts";
+export { UnsafeEngineError } from "./store/redis-postgres/engine-checks.ts";
+export {
+  type ClusterStoreOptions,
+  RedisPostgresStore,
+  type StoreStatus,
+} from "./store/redis-postgres/redis-postgres-store.ts";

@@ -17,7 +17,10 @@ export interface CompactionPolicy {
   maxUpdates: number;
 }
 
-export function shouldCompact(meta: DocumentMeta, policy: CompactionPolicy): boolean {
+export function shouldCompact(
+  meta: Pick<DocumentMeta, "tailCount" | "tailBytes" | "stateBytes">,
+  policy: CompactionPolicy,
+): boolean {
   if (meta.tailCount >= policy.maxUpdates) return true;
   return meta.tailCount >= policy.minUpdates && meta.tailBytes >= meta.stateBytes * policy.ratio;
 }

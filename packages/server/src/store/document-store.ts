@@ -30,6 +30,9 @@ export interface CompactionResult {
   stateBytes: number;
 }
 
+/** Receives updates that another server instance stored, oldest first. */
+export type RemoteUpdates = (updates: readonly Uint8Array[]) => void;
+
 export interface DocumentStore {
   /**
    * Appends one Yjs update to a document's log. Resolves once the update is durable: it
@@ -48,6 +51,12 @@ export interface DocumentStore {
   compact(name: string): Promise<CompactionResult | null>;
   /** Bytes the document takes in storage now (state plus log, including appends in flight). */
   sizeOf(name: string): Promise<number>;
+  /**
+   * Reports the updates other server instances store for this document from now on, continuing
+   * where this instance's last load of it ended, until the returned function is called. A store
+   * only one instance uses has nothing to report and returns a function that does nothing.
+   */
+  watch(name: string, onRemoteUpdates: RemoteUpdates): () => void;
   /** The server unloaded this document: forget its in-memory bookkeeping (a hint; may do nothing). */
   unload(name: string): void;
   /** True from open until close starts. */

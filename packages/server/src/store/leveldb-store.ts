@@ -353,6 +353,11 @@ export class LevelDocumentStore implements DocumentStore {
     }
   }
 
+  /** One instance owns the database: no other instance stores updates to report. */
+  watch(): () => void {
+    return () => {};
+  }
+
   /** Forgets a document's in-memory record once it has no writes in flight. */
   unload(name: string): void {
     const doc = this.docs.get(name);
