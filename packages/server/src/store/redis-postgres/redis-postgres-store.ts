@@ -101,7 +101,7 @@ export class RedisPostgresStore implements DocumentStore {
     private readonly pool: pg.Pool,
     private readonly options: ClusterStoreOptions,
   ) {
-    this.instanceId = options.instanceId ?? randomUUID();
+    this.instanceId = options.instanceId as string;
     this.keys = keyScheme(options.keyPrefix ?? DEFAULT_PREFIX);
     this.now = options.now ?? Date.now;
     this.batcher = new AppendBatcher(
@@ -146,7 +146,8 @@ export class RedisPostgresStore implements DocumentStore {
    * Connects to both engines, refuses settings that would lose acknowledged edits (throws
    * UnsafeEngineError with what to change), and brings the PostgreSQL schema up to date.
    */
-  static async open(options: ClusterStoreOptions): Promise<RedisPostgresStore> {
+  static async open(settings: ClusterStoreOptions): Promise<RedisPostgresStore> {
+    const options = { ...settings, instanceId: settings.instanceId ?? randomUUID() };
     const redisOptions = {
       lazyConnect: true,
       // RESP2: replies have one shape whatever the server's version.
@@ -154,7 +155,8 @@ export class RedisPostgresStore implements DocumentStore {
       // An append must fail, not wait, while Redis is unreachable: the client sends it again.
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
-      connectionName: "tandem",
+      // CLIENT LIST tells the instances' connections apart.
+      connectionName: `tandem-${options.instanceId}`,
     };
     const redis = new Redis(options.redisUrl, redisOptions);
     redis.on("error", () => {});
@@ -163,7 +165,7 @@ export class RedisPostgresStore implements DocumentStore {
       // The reader waits for Redis to come back and carries on from its cursors.
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
-      connectionName: "tandem-reader",
+      connectionName: `tandem-reader-${options.instanceId}`,
     });
     reader.on("error", () => {});
     const pool = new pg.Pool({ connectionString: options.postgresUrl, max: 10 });
