@@ -126,15 +126,31 @@ function signalGroup(running: Running, signal: NodeJS.Signals): void {
   }
 }
 
-async function untilListening(name: string, running: Running, port: number): Promise<void> {
+async function untilListening(
+  name: string,
+  running: Running,
+  port: number,
+  ready: () => Promise<boolean> = () => canConnect(port),
+): Promise<void> {
   await waitFor(
     `${name} to accept connections on port ${port}`,
     async () => {
       if (running.hasExited()) throw new Error(`${name} exited: ${running.output().slice(-2000)}`);
-      return canConnect(port);
+      return ready();
     },
     { timeoutMs: 30_000, intervalMs: 25 },
   );
+}
+
+/** PostgreSQL accepts TCP connections before it accepts queries ("starting up"): ask it. */
+function postgresAccepts(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const check = spawn(join(POSTGRES_BIN, "pg_isready"), ["-h", "127.0.0.1", "-p", String(port)], {
+      stdio: "ignore",
+    });
+    check.once("error", () => resolve(false));
+    check.once("exit", (code) => resolve(code === 0));
+  });
 }
 
 /** A real redis-server with an append-only file, as Tandem's cluster mode requires. */
@@ -291,7 +307,7 @@ export async function startPostgres(): Promise<PostgresEngine> {
       async () => {
         const attempt = run(join(POSTGRES_BIN, "postgres"), args, asUser);
         try {
-          await untilListening("postgres", attempt, port);
+          await untilListening("postgres", attempt, port, () => postgresAccepts(port));
           running = attempt;
           return true;
         } catch (error) {
