@@ -6,6 +6,7 @@ import {
   startPostgres,
   startRedis,
   tempDir,
+  waitFor,
 } from "@tandem/testkit";
 import pg from "pg";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -288,5 +289,26 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
     await Promise.all([appending, compacting]);
     expect(durable).toBeGreaterThan(150);
     expect(compactions, "compactions committed during the loads").toBeGreaterThan(10);
+  });
+  // Last: it kills the file's Redis (and restarts it on the same data).
+  it("rejects appends and reports not ready while Redis is down; carries on once it is back", async () => {
+    const cluster = await newCluster();
+    const store = await cluster.open();
+    const write = itemWriter(17);
+    await store.append("doc", write("before"));
+    expect(store.status).toEqual({ ready: true });
+
+    await redis.kill();
+    await waitFor("the store to notice", () => !store.status.ready);
+    expect(store.status).toEqual({ ready: false, reason: "Redis is unreachable" });
+    const during = write("during");
+    await expect(store.append("doc", during)).rejects.toThrow();
+
+    await redis.restart();
+    await waitFor("the store to be ready again", () => store.status.ready, { timeoutMs: 20_000 });
+    await store.append("doc", write("after"));
+    // The refused update is what its client sends again after the reconnect.
+    await store.append("doc", during);
+    expect(itemsOf(await store.read("doc"))).toEqual(["before", "during", "after"]);
   });
 });
