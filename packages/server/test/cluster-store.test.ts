@@ -290,6 +290,42 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
     expect(durable).toBeGreaterThan(150);
     expect(compactions, "compactions committed during the loads").toBeGreaterThan(10);
   });
+  it("a reader cut off while others compact and trim catches up from the stored state", async () => {
+    const cluster = await newCluster();
+    const writer = await cluster.open();
+    const reader = await cluster.open({ readerReconnectDelayMs: 1500 });
+    const write = itemWriter(19);
+    await writer.append("doc", write("first"));
+    expect(await reader.load("doc")).not.toBeNull();
+    const received = new Y.Doc();
+    Y.applyUpdate(received, (await reader.read("doc")) as Uint8Array);
+    reader.watch("doc", (updates) => {
+      for (const update of updates) Y.applyUpdate(received, update);
+    });
+    const items = () => received.getArray<string>("items").toArray();
+
+    // Cut the reader's connection; while it is away, entries are appended, compacted and
+    // trimmed (no slack), so reading on from its cursor alone would miss them.
+    const readerId = redis
+      .cli("CLIENT", "LIST")
+      .split("\n")
+      .find((line) => line.includes(`name=tandem-reader-${reader.instanceId}`))
+      ?.match(/id=(\d+)/)?.[1];
+    expect(readerId).toBeDefined();
+    redis.cli("CLIENT", "KILL", "ID", readerId as string);
+    const expected = ["first"];
+    for (let n = 0; n < 30; n++) {
+      expected.push(`gap-${n}`);
+      await writer.append("doc", write(`gap-${n}`));
+    }
+    expect(await writer.compact("doc")).toMatchObject({ merged: 31 });
+    expect(Number(redis.cli("XLEN", `${cluster.keyPrefix}log:doc`))).toBe(1);
+    expected.push("later");
+    await writer.append("doc", write("later"));
+    await waitFor("the reader to catch up", () => items().length === expected.length);
+    expect(items()).toEqual(expected);
+  });
+
   // Last: it kills the file's Redis (and restarts it on the same data).
   it("rejects appends and reports not ready while Redis is down; carries on once it is back", async () => {
     const cluster = await newCluster();

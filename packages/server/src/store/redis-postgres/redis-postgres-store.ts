@@ -40,6 +40,8 @@ export interface ClusterStoreOptions {
   keyPrefix?: string;
   /** Stream entries younger than this stay after a compaction, for readers that are behind. */
   trimSlackMs?: number;
+  /** Milliseconds before the stream reader reconnects after losing Redis (default: ioredis's backoff). */
+  readerReconnectDelayMs?: number;
   /** Tells this instance's entries from the others' in the streams; random by default. */
   instanceId?: string;
   now?: () => number;
@@ -124,6 +126,12 @@ export class RedisPostgresStore implements DocumentStore {
       failed: (error) => {
         if (this.open) options.events?.readFailed?.(error);
       },
+      reload: async (name) => {
+        const loaded = await loadDocument(this.pool, this.redis, this.keys, name);
+        if (!loaded) return null;
+        const { state, updates } = loaded.stored;
+        return { updates: state ? [state, ...updates] : updates, cursor: loaded.cursor };
+      },
     });
     this.compaction = {
       pool,
@@ -166,6 +174,9 @@ export class RedisPostgresStore implements DocumentStore {
       enableOfflineQueue: true,
       maxRetriesPerRequest: null,
       connectionName: `tandem-reader-${options.instanceId}`,
+      ...(options.readerReconnectDelayMs === undefined
+        ? {}
+        : { retryStrategy: () => options.readerReconnectDelayMs }),
     });
     reader.on("error", () => {});
     const pool = new pg.Pool({ connectionString: options.postgresUrl, max: 10 });

@@ -1,5 +1,5 @@
 import type { Redis } from "ioredis";
-import { decodeEntries, type KeyScheme, type StreamEntry, type StreamId } from "./keys.ts";
+import { decodeEntries, type KeyScheme, maxId, type StreamEntry, type StreamId } from "./keys.ts";
 
 /**
  * Reads the streams of every document this instance has open, on one dedicated connection, with
@@ -10,6 +10,10 @@ import { decodeEntries, type KeyScheme, type StreamEntry, type StreamId } from "
  * When the set of documents changes while an XREAD is blocked, CLIENT UNBLOCK (sent on the
  * store's other connection) ends it at once and the next XREAD has the new set: a document
  * loaded now is read from its load's last id, one unloaded now is never read again.
+ *
+ * When reading fails (Redis restarted, the connection dropped), entries this instance never
+ * read may be compacted and trimmed meanwhile; so once reading works again, every watched
+ * document is first brought up to date from its stored state and stream (catchUp).
  */
 
 export type EntriesListener = (updates: readonly Uint8Array[]) => void;
@@ -24,6 +28,11 @@ export interface WatcherEvents {
   /** Entries read for a document (all origins), before listeners run. */
   read?(name: string, entries: readonly StreamEntry[]): void;
   failed?(error: unknown): void;
+  /**
+   * After reading failed, the stream may have been compacted and trimmed past a cursor: the
+   * whole document as stored now (state and stream), and the stream id it reaches.
+   */
+  reload?(name: string): Promise<{ updates: Uint8Array[]; cursor: StreamId } | null>;
 }
 
 const BLOCK_MS = 5000;
@@ -36,6 +45,8 @@ export class StreamWatcher {
   /** The reader connection's CLIENT ID while an XREAD may be blocked on it. */
   private blockedClientId: number | null = null;
   private unblockWanted = false;
+  /** Reading failed: streams may have been trimmed past a cursor meanwhile. */
+  private behind = false;
   private readonly loop: Promise<void>;
 
   constructor(
@@ -45,6 +56,10 @@ export class StreamWatcher {
     private readonly instanceId: string,
     private readonly events: WatcherEvents = {},
   ) {
+    // A lost connection, even one ioredis hides by sending the XREAD again, is a gap.
+    reader.on("close", () => {
+      if (!this.closed && this.events.reload) this.behind = true;
+    });
     this.loop = this.run();
   }
 
@@ -105,6 +120,17 @@ export class StreamWatcher {
         });
         continue;
       }
+      if (this.behind) {
+        try {
+          await this.catchUp();
+          this.behind = false;
+        } catch (error) {
+          if (this.closed) break;
+          this.events.failed?.(error);
+          await new Promise((r) => setTimeout(r, 500));
+          continue;
+        }
+      }
       const keys = [...this.watched.keys()];
       const ids = keys.map((key) => (this.watched.get(key) as Watched).cursor);
       this.unblockWanted = false;
@@ -132,6 +158,7 @@ export class StreamWatcher {
         await clientId.catch(() => {});
         if (this.closed) break;
         this.events.failed?.(error);
+        this.behind = this.events.reload !== undefined;
         failures++;
         await new Promise((r) => setTimeout(r, Math.min(1000, 50 * 2 ** failures)));
         continue;
@@ -139,6 +166,23 @@ export class StreamWatcher {
         this.blockedClientId = null;
       }
       if (Array.isArray(reply)) this.deliver(reply);
+    }
+  }
+
+  /**
+   * Brings every watched document up to what is stored now. Entries only ever leave a stream
+   * once a committed state holds them, so state plus stream is complete; applying what a
+   * document already has is harmless.
+   */
+  private async catchUp(): Promise<void> {
+    const reload = this.events.reload;
+    if (!reload) return;
+    for (const [key, watched] of [...this.watched]) {
+      const stored = await reload(watched.name);
+      if (!stored || this.watched.get(key) !== watched) continue;
+      watched.cursor = maxId(watched.cursor, stored.cursor);
+      if (stored.updates.length === 0) continue;
+      for (const listener of watched.listeners) listener(stored.updates);
     }
   }
 
