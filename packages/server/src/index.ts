@@ -19,6 +19,8 @@ export type {
   CompactionResult,
   DocumentInfo,
   DocumentStore,
+  PresenceChannel,
+  PresenceHandlers,
   RemoteUpdates,
   StoredDocument,
 } from "./store/document-store.ts";

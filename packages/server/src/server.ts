@@ -11,6 +11,7 @@ import { Authentication } from "./extensions/authentication.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
 import { guardHooks } from "./extensions/guard-hooks.ts";
+import { RemotePresence } from "./extensions/remote-presence.ts";
 import { RemoteUpdates } from "./extensions/remote-updates.ts";
 import { handleHttp, healthRoutes, type Route } from "./http/routes.ts";
 import { staticFiles } from "./http/static-files.ts";
@@ -117,6 +118,7 @@ export async function startServer(
     new DocumentSizeLimit(store, config.maxDocumentSize, logger),
     new Durability(store, logger),
     new RemoteUpdates(store, logger),
+    new RemotePresence(store),
     authenticated,
     ...(options.extensions ?? []),
   ];

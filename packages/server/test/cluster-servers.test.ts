@@ -223,4 +223,38 @@ describe("several instances on Redis Streams + PostgreSQL", () => {
     expect(naming, "XREADs naming the unloaded document's stream").toEqual([]);
     expect(storeB.watchedDocuments).toEqual(["other"]);
   });
+  it("relays presence between instances: a newcomer sees everyone at once, a leaver disappears", async () => {
+    const cluster = await newCluster();
+    const a = await cluster.start();
+    const b = await cluster.start();
+    const ada = connect(a.url, "presence");
+    await ada.synced();
+    ada.provider.awareness?.setLocalStateField("user", { name: "Ada" });
+    await waitFor("A to hold Ada's state", () =>
+      [...(a.hocuspocus.documents.get("presence")?.awareness.getStates().values() ?? [])].some(
+        (state) => state.user?.name === "Ada",
+      ),
+    );
+
+    // B opens the document after Ada's state was set: it asks A, and does not wait for a renewal.
+    const grace = connect(b.url, "presence");
+    await grace.synced();
+    const namesSeenBy = (client: TestClient) =>
+      [...(client.provider.awareness?.getStates().entries() ?? [])]
+        .filter(([id]) => id !== client.doc.clientID)
+        .map(([, state]) => (state.user as { name?: string } | undefined)?.name)
+        .filter(Boolean);
+    await waitFor("Grace (on B) to see Ada (on A)", () => namesSeenBy(grace).includes("Ada"), {
+      timeoutMs: 5000,
+    });
+    grace.provider.awareness?.setLocalStateField("user", { name: "Grace" });
+    await waitFor("Ada to see Grace", () => namesSeenBy(ada).includes("Grace"), {
+      timeoutMs: 5000,
+    });
+
+    ada.destroy();
+    await waitFor("Grace to see Ada leave", () => !namesSeenBy(grace).includes("Ada"), {
+      timeoutMs: 5000,
+    });
+  });
 });

@@ -49,6 +49,9 @@ export class GatedStore implements DocumentStore {
   delete = (name: string) => this.inner.delete(name);
   compact = (name: string) => this.inner.compact(name);
   watch = (name: string, onRemoteUpdates: RemoteUpdates) => this.inner.watch(name, onRemoteUpdates);
+  get presence() {
+    return this.inner.presence?.bind(this.inner);
+  }
   unload = (name: string) => this.inner.unload(name);
   get isOpen(): boolean {
     return this.inner.isOpen;

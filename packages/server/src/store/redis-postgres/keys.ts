@@ -9,6 +9,7 @@
  *                         the XADD (PostgreSQL records the totals its state covers, so the
  *                         difference is the tail the state does not cover yet)
  *   <prefix>documents     a set of every document name with anything in Redis
+ *   <prefix>presence:<name>  the pub/sub channel of the document's presence (presence-relay.ts)
  *
  * Entry ids are Redis's own "<ms>-<seq>" ids: they only grow, so "the state covers every entry up
  * to id U" is one comparison. Compare them with compareIds, never as strings.
@@ -21,6 +22,7 @@ export const UPDATE_FIELD = "u";
 export interface KeyScheme {
   stream(name: string): string;
   meta(name: string): string;
+  presence(name: string): string;
   readonly documents: string;
 }
 
@@ -28,6 +30,7 @@ export function keyScheme(prefix = DEFAULT_PREFIX): KeyScheme {
   return {
     stream: (name) => `${prefix}log:${name}`,
     meta: (name) => `${prefix}meta:${name}`,
+    presence: (name) => `${prefix}presence:${name}`,
     documents: `${prefix}documents`,
   };
 }

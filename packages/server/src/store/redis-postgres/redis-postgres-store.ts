@@ -6,6 +6,8 @@ import type {
   CompactionResult,
   DocumentInfo,
   DocumentStore,
+  PresenceChannel,
+  PresenceHandlers,
   RemoteUpdates,
   StoredDocument,
 } from "../document-store.ts";
@@ -16,6 +18,7 @@ import { type CompactionContext, compactDocument } from "./compaction.ts";
 import { checkRedis } from "./engine-checks.ts";
 import { DEFAULT_PREFIX, type KeyScheme, keyScheme, minId, type StreamId } from "./keys.ts";
 import { loadDocument } from "./load.ts";
+import { PresenceRelay } from "./presence-relay.ts";
 import { LOCK_NAMESPACE, migrate, TABLE } from "./schema.ts";
 import { StreamWatcher } from "./stream-watcher.ts";
 
@@ -85,6 +88,7 @@ export class RedisPostgresStore implements DocumentStore {
   private readonly batcher: AppendBatcher;
   private readonly watcher: StreamWatcher;
   private readonly compaction: CompactionContext;
+  private readonly presenceRelay: PresenceRelay;
   private readonly sizes = new Map<string, Sizes | Promise<Sizes>>();
   /** Where the stream of a loaded, not yet watched, document continues. */
   private readonly cursors = new Map<string, StreamId>();
@@ -100,6 +104,7 @@ export class RedisPostgresStore implements DocumentStore {
   private constructor(
     private readonly redis: Redis,
     reader: Redis,
+    subscriber: Redis,
     private readonly pool: pg.Pool,
     private readonly options: ClusterStoreOptions,
   ) {
@@ -133,6 +138,12 @@ export class RedisPostgresStore implements DocumentStore {
         return { updates: state ? [state, ...updates] : updates, cursor: loaded.cursor };
       },
     });
+    this.presenceRelay = new PresenceRelay(
+      subscriber,
+      redis,
+      (name) => this.keys.presence(name),
+      this.instanceId,
+    );
     this.compaction = {
       pool,
       redis,
@@ -179,6 +190,13 @@ export class RedisPostgresStore implements DocumentStore {
         : { retryStrategy: () => options.readerReconnectDelayMs }),
     });
     reader.on("error", () => {});
+    const subscriber = new Redis(options.redisUrl, {
+      ...redisOptions,
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      connectionName: `tandem-presence-${options.instanceId}`,
+    });
+    subscriber.on("error", () => {});
     const pool = new pg.Pool({ connectionString: options.postgresUrl, max: 10 });
     pool.on("error", () => {});
     const where = redactUrl(options.redisUrl);
@@ -188,6 +206,7 @@ export class RedisPostgresStore implements DocumentStore {
       });
       await checkRedis(redis, where, options.fsync);
       await reader.connect();
+      await subscriber.connect();
       await migrate(pool).catch((error: Error) => {
         if (error.message.includes("Tandem schema")) throw error;
         throw new Error(
@@ -197,10 +216,11 @@ export class RedisPostgresStore implements DocumentStore {
     } catch (error) {
       redis.disconnect();
       reader.disconnect();
+      subscriber.disconnect();
       await pool.end().catch(() => {});
       throw error;
     }
-    return new RedisPostgresStore(redis, reader, pool, options);
+    return new RedisPostgresStore(redis, reader, subscriber, pool, options);
   }
 
   get isOpen(): boolean {
@@ -269,6 +289,11 @@ export class RedisPostgresStore implements DocumentStore {
       stopped = true;
       stop?.();
     };
+  }
+
+  presence(name: string, handlers: PresenceHandlers): PresenceChannel {
+    this.assertOpen();
+    return this.presenceRelay.open(name, handlers);
   }
 
   async read(name: string): Promise<Uint8Array | null> {
@@ -382,6 +407,7 @@ export class RedisPostgresStore implements DocumentStore {
     clearInterval(this.health);
     this.compactionQueue.clear();
     await this.watcher.close();
+    this.presenceRelay.close();
     await this.batcher.drain();
     while (this.compacting) await this.compacting;
     await this.redis.quit().catch(() => this.redis.disconnect());
