@@ -15,11 +15,13 @@ import { assertDocumentName } from "../keys.ts";
 import { mergeStoredDocument } from "../merge.ts";
 import { AppendBatcher, type Committed } from "./append-batcher.ts";
 import { type CompactionContext, compactDocument } from "./compaction.ts";
+import { deleteDocument } from "./delete.ts";
 import { checkRedis } from "./engine-checks.ts";
 import { DEFAULT_PREFIX, type KeyScheme, keyScheme, minId, type StreamId } from "./keys.ts";
+import { listDocuments } from "./list.ts";
 import { loadDocument } from "./load.ts";
 import { PresenceRelay } from "./presence-relay.ts";
-import { LOCK_NAMESPACE, migrate, TABLE } from "./schema.ts";
+import { migrate, TABLE } from "./schema.ts";
 import { StreamWatcher } from "./stream-watcher.ts";
 
 export interface ClusterStoreEvents {
@@ -315,43 +317,7 @@ export class RedisPostgresStore implements DocumentStore {
   async list(): Promise<DocumentInfo[]> {
     this.assertOpen();
     await this.batcher.drain();
-    const rows = await this.pool.query<{
-      name: string;
-      state_bytes: number;
-      covered_bytes: string;
-      covered_count: string;
-      created_at: Date;
-      updated_at: Date;
-    }>(
-      `SELECT name, octet_length(state) AS state_bytes, covered_bytes, covered_count, created_at, updated_at FROM ${TABLE}`,
-    );
-    const byName = new Map(rows.rows.map((row) => [row.name, row]));
-    const names = new Set([...byName.keys(), ...(await this.redis.smembers(this.keys.documents))]);
-    const pipeline = this.redis.pipeline();
-    for (const name of names)
-      pipeline.hmget(this.keys.meta(name), "bytes", "count", "created", "updated");
-    const metas = (await pipeline.exec()) ?? [];
-    const documents: DocumentInfo[] = [];
-    let i = 0;
-    for (const name of names) {
-      const [error, value] = metas[i++] ?? [null, null];
-      if (error) throw error;
-      const [bytes, count, created, updated] = (value as (string | null)[] | null) ?? [];
-      const row = byName.get(name);
-      if (!row && bytes == null) continue; // deleted meanwhile
-      const tailBytes = Math.max(0, Number(bytes ?? 0) - Number(row?.covered_bytes ?? 0));
-      const tailCount = Math.max(0, Number(count ?? 0) - Number(row?.covered_count ?? 0));
-      const createdAt = created ? new Date(Number(created)) : (row?.created_at ?? new Date(0));
-      const updatedAt = updated ? new Date(Number(updated)) : (row?.updated_at ?? createdAt);
-      documents.push({
-        name,
-        bytes: (row?.state_bytes ?? 0) + tailBytes,
-        pendingUpdates: tailCount,
-        createdAt: row && row.created_at < createdAt ? row.created_at : createdAt,
-        updatedAt,
-      });
-    }
-    return documents.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    return listDocuments(this.pool, this.redis, this.keys);
   }
 
   async delete(name: string): Promise<boolean> {
@@ -359,31 +325,7 @@ export class RedisPostgresStore implements DocumentStore {
     assertDocumentName(name);
     await this.batcher.drain();
     while (this.compacting) await this.compacting;
-    const client = await this.pool.connect();
-    let existed = false;
-    try {
-      await client.query("BEGIN");
-      // Waits for a compaction of this document on any instance, and keeps new ones out.
-      await client.query("SELECT pg_advisory_xact_lock($1, hashtext($2))", [LOCK_NAMESPACE, name]);
-      // Redis first: should the row's delete then fail, the document falls back to its
-      // compacted state, never to a stream without the state it follows.
-      const removed = await this.redis
-        .multi()
-        .del(this.keys.stream(name), this.keys.meta(name))
-        .srem(this.keys.documents, name)
-        .exec();
-      const failure = removed?.find(([error]) => error !== null)?.[0];
-      if (!removed || failure) throw failure ?? new Error("the Redis transaction was aborted");
-      existed = Number(removed[0]?.[1] ?? 0) > 0;
-      const row = await client.query(`DELETE FROM ${TABLE} WHERE name = $1`, [name]);
-      existed ||= (row.rowCount ?? 0) > 0;
-      await client.query("COMMIT");
-    } catch (error) {
-      await client.query("ROLLBACK").catch(() => {});
-      throw error;
-    } finally {
-      client.release();
-    }
+    const existed = await deleteDocument(this.pool, this.redis, this.keys, name);
     this.sizes.delete(name);
     this.cursors.delete(name);
     this.compactionQueue.delete(name);
