@@ -60,6 +60,19 @@ export const SETTINGS = {
     default: "./data",
     schema: z.string().min(1),
   }),
+  redisUrl: setting({
+    description:
+      "Redis for several instances (with --postgres-url): the shared log of every document",
+    accepted: "a redis:// or rediss:// URL, or empty",
+    default: "",
+    schema: optionalString.refine((v) => v === "" || /^rediss?:\/\//.test(v)),
+  }),
+  postgresUrl: setting({
+    description: "PostgreSQL for several instances (with --redis-url): compacted documents",
+    accepted: "a postgres:// or postgresql:// URL, or empty",
+    default: "",
+    schema: optionalString.refine((v) => v === "" || /^postgres(ql)?:\/\//.test(v)),
+  }),
   staticDir: setting({
     description: "Directory of a built web app to serve on the same port (the editor demo)",
     accepted: "a directory path, or empty for none",
@@ -489,6 +502,11 @@ export function checkConfig(config: ServerConfig): void {
   if (config.staticDir && !existsSync(join(config.staticDir, "index.html"))) {
     throw new ConfigError(
       `--static-dir ${config.staticDir} has no index.html (build the app first: pnpm start builds the editor)`,
+    );
+  }
+  if ((config.redisUrl === "") !== (config.postgresUrl === "")) {
+    throw new ConfigError(
+      "--redis-url and --postgres-url go together: give both (several instances share documents) or neither (one instance on --data)",
     );
   }
   if ((config.tlsCert === "") !== (config.tlsKey === "")) {

@@ -12,6 +12,7 @@ export {
   type ServerConfig,
 } from "./config.ts";
 export { routeConsoleToLogger } from "./console-to-logger.ts";
+export { REMOTE_ORIGIN } from "./extensions/remote-updates.ts";
 export { createLogger, type Logger, silentLogger } from "./logger.ts";
 export { openStore, type StartOptions, startServer, type TandemServer } from "./server.ts";
 export { type CompactionPolicy, shouldCompact } from "./store/compaction-policy.ts";
@@ -19,7 +20,15 @@ export type {
   CompactionResult,
   DocumentInfo,
   DocumentStore,
+  PresenceChannel,
+  PresenceHandlers,
+  RemoteUpdates,
   StoredDocument,
   StoreStatus,
 } from "./store/document-store.ts";
 export { LevelDocumentStore, type LevelStoreOptions } from "./store/leveldb-store.ts";
+export { UnsafeEngineError } from "./store/redis-postgres/engine-checks.ts";
+export {
+  type ClusterStoreOptions,
+  RedisPostgresStore,
+} from "./store/redis-postgres/redis-postgres-store.ts";

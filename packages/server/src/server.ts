@@ -14,12 +14,16 @@ import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
 import { guardHooks } from "./extensions/guard-hooks.ts";
 import { PresenceGuard } from "./extensions/presence-guard.ts";
+import { RemotePresence } from "./extensions/remote-presence.ts";
+import { RemoteUpdates } from "./extensions/remote-updates.ts";
 import { UpdateGuard } from "./extensions/update-guard.ts";
 import { handleHttp, healthRoutes, type Route } from "./http/routes.ts";
 import { staticFiles } from "./http/static-files.ts";
 import { type Logger, silentLogger } from "./logger.ts";
-import type { DocumentStore } from "./store/document-store.ts";
+import type { CompactionResult, DocumentStore } from "./store/document-store.ts";
 import { LevelDocumentStore } from "./store/leveldb-store.ts";
+import { UnsafeEngineError } from "./store/redis-postgres/engine-checks.ts";
+import { RedisPostgresStore } from "./store/redis-postgres/redis-postgres-store.ts";
 import { WebSocketGateway } from "./websocket-gateway.ts";
 
 export interface StartOptions {
@@ -43,24 +47,56 @@ export interface TandemServer {
   stop(): Promise<void>;
 }
 
+/**
+ * The one place that picks the storage backend: Redis Streams + PostgreSQL when both URLs are
+ * set (several instances share documents), else LevelDB under --data. Nothing else in the server
+ * knows which one it got.
+ */
 export async function openStore(config: ServerConfig, logger: Logger): Promise<DocumentStore> {
   const log = logger.child({ component: "store" });
+  const compaction = {
+    minUpdates: config.compactAfterUpdates,
+    ratio: config.compactionRatio,
+    maxUpdates: config.maxLogUpdates,
+    quietMs: config.compactWhenQuiet,
+  };
+  const events = {
+    compactionStarted: (name: string) => log.debug({ document: name }, "compaction started"),
+    compacted: (result: CompactionResult, ms: number) =>
+      log.debug({ ...result, ms: Math.round(ms) }, "compaction finished"),
+    compactionFailed: (name: string, err: unknown) =>
+      log.error({ err, document: name }, "compaction failed"),
+    loadFailedEntries: (name: string, failed: number) =>
+      log.error({ document: name, failed }, "skipped stored updates that fail to apply"),
+  };
+  if (config.redisUrl !== "") {
+    try {
+      return await RedisPostgresStore.open({
+        redisUrl: config.redisUrl,
+        postgresUrl: config.postgresUrl,
+        fsync: config.fsync,
+        compaction,
+        events: {
+          ...events,
+          statusChanged: (status) =>
+            status.ready
+              ? log.info("Redis and PostgreSQL reachable again")
+              : log.error({ reason: status.reason }, "store not ready"),
+          readFailed: (err) => log.warn({ err }, "reading document streams failed; retrying"),
+        },
+      });
+    } catch (error) {
+      // A setting of Redis that would lose acknowledged edits is the operator's to change.
+      if (error instanceof UnsafeEngineError) throw new ConfigError(error.message);
+      throw error;
+    }
+  }
   return LevelDocumentStore.open({
     path: resolve(config.data),
     fsync: config.fsync,
-    compaction: {
-      minUpdates: config.compactAfterUpdates,
-      ratio: config.compactionRatio,
-      maxUpdates: config.maxLogUpdates,
-      quietMs: config.compactWhenQuiet,
-    },
+    compaction,
     events: {
-      compactionStarted: (name) => log.debug({ document: name }, "compaction started"),
-      compacted: (result, ms) =>
-        log.debug({ ...result, ms: Math.round(ms) }, "compaction finished"),
-      compactionFailed: (name, err) => log.error({ err, document: name }, "compaction failed"),
-      loadFailedEntries: (name, failed) =>
-        log.error({ document: name, failed }, "skipped stored updates that fail to apply"),
+      ...events,
       storage: {
         failed: (err) =>
           log.error(
@@ -120,6 +156,8 @@ export async function startServer(
     new DocumentSizeLimit(store, config.maxDocumentSize, logger),
     new UpdateGuard({ ...updateLimits, maxPendingBytes: config.maxPendingBytes, logger }),
     new Durability(store, logger),
+    new RemoteUpdates(store, logger),
+    new RemotePresence(store),
     authenticated,
     ...(options.extensions ?? []),
     // Last, with the lowest priority: counts only documents every other extension accepted.

@@ -121,6 +121,26 @@ describe("configuration", () => {
     expect(() => resolveConfig({ argv: ["--tls-cert", "cert.pem"], env: {} })).toThrow(
       "--tls-cert and --tls-key go together",
     );
+    const together =
+      "--redis-url and --postgres-url go together: give both (several instances share documents) or neither (one instance on --data)";
+    expect(() =>
+      resolveConfig({ argv: ["--redis-url", "redis://127.0.0.1:6379"], env: {} }),
+    ).toThrow(together);
+    expect(() =>
+      resolveConfig({ argv: [], env: { TANDEM_POSTGRES_URL: "postgres://db.example/tandem" } }),
+    ).toThrow(together);
+    expect(
+      resolveConfig({
+        argv: ["--redis-url", "redis://127.0.0.1:6379"],
+        env: { TANDEM_POSTGRES_URL: "postgresql://db.example/tandem" },
+      }),
+    ).toMatchObject({
+      redisUrl: "redis://127.0.0.1:6379",
+      postgresUrl: "postgresql://db.example/tandem",
+    });
+    expect(() => resolveConfig({ argv: ["--redis-url", "localhost:6379"], env: {} })).toThrow(
+      'invalid --redis-url: "localhost:6379" (accepted: a redis:// or rediss:// URL, or empty)',
+    );
   });
 
   it("the CLI refuses unreadable key files with exit code 2", () => {

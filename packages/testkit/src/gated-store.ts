@@ -1,4 +1,4 @@
-import type { DocumentStore } from "@tandem/server";
+import type { DocumentStore, RemoteUpdates } from "@tandem/server";
 
 /**
  * A real store whose appends can be held back: while held, appends start (and are counted) but
@@ -49,6 +49,10 @@ export class GatedStore implements DocumentStore {
   list = () => this.inner.list();
   delete = (name: string) => this.inner.delete(name);
   compact = (name: string) => this.inner.compact(name);
+  watch = (name: string, onRemoteUpdates: RemoteUpdates) => this.inner.watch(name, onRemoteUpdates);
+  get presence() {
+    return this.inner.presence?.bind(this.inner);
+  }
   unload = (name: string) => this.inner.unload(name);
   get isOpen(): boolean {
     return this.inner.isOpen;

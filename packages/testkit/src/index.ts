@@ -1,4 +1,13 @@
 export {
+  type Engine,
+  freePort,
+  type PostgresEngine,
+  type RedisEngine,
+  type RedisOptions,
+  startPostgres,
+  startRedis,
+} from "./engines.ts";
+export {
   authFrame,
   describeFrame,
   frame,

@@ -60,7 +60,14 @@ export async function spawnServer(
       },
       { timeoutMs },
     );
-  const listening = await waitForLog("the server to listen", (l) => typeof l.url === "string");
+  const listening = await waitForLog(
+    "the server to listen",
+    (l) => typeof l.url === "string",
+  ).catch((error: unknown) => {
+    // A server that never listened is no one's to stop: do not leave it running.
+    child.kill("SIGKILL");
+    throw error;
+  });
   const url = listening.url as string;
   return {
     child,

@@ -23,7 +23,10 @@ export interface CompactionPolicy {
   quietMs?: number;
 }
 
-export function shouldCompact(meta: DocumentMeta, policy: CompactionPolicy): boolean {
+export function shouldCompact(
+  meta: Pick<DocumentMeta, "tailCount" | "tailBytes" | "stateBytes">,
+  policy: CompactionPolicy,
+): boolean {
   if (meta.tailCount >= policy.maxUpdates) return true;
   return meta.tailCount >= policy.minUpdates && meta.tailBytes >= meta.stateBytes * policy.ratio;
 }

@@ -37,6 +37,25 @@ export interface StoreStatus {
   reason?: string;
 }
 
+/** Receives updates that another server instance stored, oldest first. */
+export type RemoteUpdates = (updates: readonly Uint8Array[]) => void;
+
+/** What another instance says about a document's presence (awareness). */
+export interface PresenceHandlers {
+  /** An awareness update (y-protocols encoding) from another instance's clients. */
+  update(update: Uint8Array): void;
+  /** Another instance just opened the document: send the states of this instance's clients. */
+  query(): void;
+}
+
+/** Presence between the instances that have a document open; losing a message is fine. */
+export interface PresenceChannel {
+  publish(update: Uint8Array): void;
+  /** Asks the other instances for their clients' states (answers arrive as updates). */
+  query(): void;
+  close(): void;
+}
+
 export interface DocumentStore {
   /**
    * Appends one Yjs update to a document's log. Resolves once the update is durable: it
@@ -64,6 +83,17 @@ export interface DocumentStore {
   compact(name: string): Promise<CompactionResult | null>;
   /** Bytes the document takes in storage now (state plus log, including appends in flight). */
   sizeOf(name: string): Promise<number>;
+  /**
+   * Reports the updates other server instances store for this document from now on, continuing
+   * where this instance's last load of it ended, until the returned function is called. A store
+   * only one instance uses has nothing to report and returns a function that does nothing.
+   */
+  watch(name: string, onRemoteUpdates: RemoteUpdates): () => void;
+  /**
+   * Relays a document's presence between the server instances that have it open, until the
+   * channel is closed. A store only one instance uses leaves it out.
+   */
+  presence?(name: string, handlers: PresenceHandlers): PresenceChannel;
   /** The server unloaded this document: forget its in-memory bookkeeping (a hint; may do nothing). */
   unload(name: string): void;
   /** True from open until close starts. */

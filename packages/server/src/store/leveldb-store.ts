@@ -476,6 +476,11 @@ export class LevelDocumentStore implements DocumentStore {
     return run;
   }
 
+  /** One instance owns the database: no other instance stores updates to report. */
+  watch(): () => void {
+    return () => {};
+  }
+
   /**
    * The server unloaded the document: compact it if its log is worth folding in (the next load
    * is then one read), and forget its in-memory record once nothing is in flight.

@@ -1,0 +1,46 @@
+import type { Redis } from "ioredis";
+
+/**
+ * Redis settings that would silently lose acknowledged edits. Checked once at start: an
+ * instance refuses to start rather than acknowledge edits that a Redis restart, an eviction or
+ * a power loss would take back.
+ */
+
+/** A setting of an engine that must change before Tandem may use it. */
+export class UnsafeEngineError extends Error {
+  override name = "UnsafeEngineError";
+}
+
+function infoField(info: string, field: string): string | null {
+  const match = new RegExp(`^${field}:(.*)$`, "m").exec(info);
+  return match ? (match[1] as string).trim() : null;
+}
+
+export async function checkRedis(redis: Redis, where: string, fsync: boolean): Promise<void> {
+  const persistence = await redis.info("persistence");
+  if (infoField(persistence, "aof_enabled") !== "1") {
+    throw new UnsafeEngineError(
+      `Redis at ${where} runs without an append-only file, so a Redis restart would lose acknowledged edits: set "appendonly yes" in its redis.conf (or CONFIG SET appendonly yes, then CONFIG REWRITE)`,
+    );
+  }
+  const memory = await redis.info("memory");
+  const policy = infoField(memory, "maxmemory_policy");
+  if (policy !== "noeviction") {
+    throw new UnsafeEngineError(
+      `Redis at ${where} has maxmemory-policy ${policy ?? "unknown"}, so it may evict a document's log when memory runs short: set "maxmemory-policy noeviction" in its redis.conf`,
+    );
+  }
+  if (!fsync) return;
+  let appendfsync: string | null = null;
+  try {
+    const reply = await redis.config("GET", "appendfsync");
+    appendfsync = Array.isArray(reply) ? String(reply[1]) : null;
+  } catch {
+    appendfsync = null;
+  }
+  if (appendfsync !== "always") {
+    throw new UnsafeEngineError(
+      `--fsync promises that acknowledged edits survive a power loss, but Redis at ${where} has appendfsync ${appendfsync ?? "unknown (CONFIG GET is not allowed)"}: set "appendfsync always" in its redis.conf, or leave out --fsync`,
+    );
+  }
+}

@@ -1,0 +1,150 @@
+import type { Pool, PoolClient } from "pg";
+
+/**
+ * The PostgreSQL side of the cluster store: one row per compacted document.
+ *
+ *   tandem_documents
+ *     name           the document name
+ *     state          one Yjs update holding every stream entry with id <= upto
+ *     upto           the stream id the state covers (compaction moves it forward by
+ *                    compare-and-set: UPDATE ... WHERE upto = the value it read)
+ *     covered_bytes  bytes and count of every stream entry merged into the state so far; with
+ *     covered_count  the totals in Redis (keys.ts) they give the size of the uncompacted tail
+ *     created_at, updated_at
+ *
+ *   tandem_schema    the schema version (one row); a newer version is refused with a clear error
+ *
+ * Migrations run in one transaction under an advisory lock, so instances starting together apply
+ * each one once.
+ */
+
+export const TABLE = "tandem_documents";
+
+/** The key space of Tandem's advisory locks (pg_advisory_xact_lock(namespace, key)). */
+export const LOCK_NAMESPACE = 0x74616e64; // "tand"
+const MIGRATION_LOCK = 0;
+
+const MIGRATIONS: readonly string[] = [
+  `CREATE TABLE ${TABLE} (
+     name text PRIMARY KEY,
+     state bytea NOT NULL,
+     upto text NOT NULL,
+     covered_bytes bigint NOT NULL,
+     covered_count bigint NOT NULL,
+     created_at timestamptz NOT NULL DEFAULT now(),
+     updated_at timestamptz NOT NULL DEFAULT now()
+   )`,
+];
+
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+export async function migrate(pool: Pool): Promise<void> {
+  const client = await pool.connect();
+  try {
+    await client.query("BEGIN");
+    await client.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, MIGRATION_LOCK]);
+    await client.query("CREATE TABLE IF NOT EXISTS tandem_schema (version integer NOT NULL)");
+    const version = await currentVersion(client);
+    if (version > SCHEMA_VERSION) {
+      throw new Error(
+        `the PostgreSQL database uses Tandem schema ${version}; this version of Tandem reads schema ${SCHEMA_VERSION}`,
+      );
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) {
+      await client.query(MIGRATIONS[v] as string);
+    }
+    if (version === 0) {
+      await client.query("INSERT INTO tandem_schema (version) VALUES ($1)", [SCHEMA_VERSION]);
+    } else if (version < SCHEMA_VERSION) {
+      await client.query("UPDATE tandem_schema SET version = $1", [SCHEMA_VERSION]);
+    }
+    await client.query("COMMIT");
+  } catch (error) {
+    await client.query("ROLLBACK").catch(() => {});
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function currentVersion(client: PoolClient): Promise<number> {
+  const result = await client.query<{ version: number }>("SELECT version FROM tandem_schema");
+  return result.rows[0]?.version ?? 0;
+}
+
+/** A document's row, as the store reads it. */
+export interface DocumentRow {
+  state: Uint8Array;
+  upto: string;
+  coveredBytes: number;
+  coveredCount: number;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+interface RawRow {
+  state: Buffer;
+  upto: string;
+  covered_bytes: string;
+  covered_count: string;
+  created_at: Date;
+  updated_at: Date;
+}
+
+export async function readRow(
+  db: Pool | PoolClient,
+  name: string,
+  lock = "",
+): Promise<DocumentRow | null> {
+  const result = await db.query<RawRow>(
+    `SELECT state, upto, covered_bytes, covered_count, created_at, updated_at FROM ${TABLE} WHERE name = $1 ${lock}`,
+    [name],
+  );
+  const row = result.rows[0];
+  if (!row) return null;
+  return {
+    state: new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength),
+    upto: row.upto,
+    coveredBytes: Number(row.covered_bytes),
+    coveredCount: Number(row.covered_count),
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  };
+}
+
+export async function readUpto(db: Pool | PoolClient, name: string): Promise<string | null> {
+  const result = await db.query<{ upto: string }>(`SELECT upto FROM ${TABLE} WHERE name = $1`, [
+    name,
+  ]);
+  return result.rows[0]?.upto ?? null;
+}
+
+/**
+ * The compare-and-set at the heart of compaction: writes the new state only if the row still
+ * covers `expectedUpto` (ZERO_ID-like "0-0" for "no row yet"). Returns false when another
+ * compactor got there first; then nothing was written.
+ */
+export async function commitState(
+  db: Pool | PoolClient,
+  name: string,
+  expectedUpto: string,
+  next: { state: Uint8Array; upto: string; coveredBytes: number; coveredCount: number },
+): Promise<boolean> {
+  const result = await db.query(
+    `INSERT INTO ${TABLE} (name, state, upto, covered_bytes, covered_count)
+     VALUES ($1, $2, $3, $4, $5)
+     ON CONFLICT (name) DO UPDATE SET
+       state = EXCLUDED.state, upto = EXCLUDED.upto, covered_bytes = EXCLUDED.covered_bytes,
+       covered_count = EXCLUDED.covered_count, updated_at = now()
+     WHERE ${TABLE}.upto = $6`,
+    [
+      name,
+      Buffer.from(next.state.buffer, next.state.byteOffset, next.state.byteLength),
+      next.upto,
+      next.coveredBytes,
+      next.coveredCount,
+      expectedUpto,
+    ],
+  );
+  return result.rowCount === 1;
+}

@@ -1,0 +1,92 @@
+import { spawnSync } from "node:child_process";
+import { fileURLToPath } from "node:url";
+import {
+  type PostgresEngine,
+  type RedisEngine,
+  startPostgres,
+  startRedis,
+  startTestServer,
+} from "@tandem/testkit";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+/**
+ * Cluster settings the CLI refuses, with exit code 2 and one line saying what to change: one URL
+ * without the other, and Redis settings under which acknowledged edits could be lost.
+ */
+
+const CLI = fileURLToPath(new URL("../bin/tandem.mjs", import.meta.url));
+
+function serve(...args: string[]) {
+  const run = spawnSync(process.execPath, [CLI, "serve", "--port", "0", ...args], {
+    encoding: "utf8",
+    timeout: 30_000,
+  });
+  return { status: run.status, stderr: run.stderr, lines: run.stderr.trim().split("\n") };
+}
+
+describe("cluster configuration", () => {
+  let postgres: PostgresEngine;
+  let safe: RedisEngine;
+  let noAof: RedisEngine;
+  let evicting: RedisEngine;
+  let postgresUrl: string;
+  beforeAll(async () => {
+    [postgres, safe, noAof, evicting] = await Promise.all([
+      startPostgres(),
+      startRedis(),
+      startRedis({ appendonly: false }),
+      startRedis({ maxmemoryPolicy: "allkeys-lru" }),
+    ]);
+    postgresUrl = await postgres.createDatabase("config");
+  });
+  afterAll(async () => {
+    await Promise.all([postgres, safe, noAof, evicting].map((engine) => engine?.stop()));
+  });
+
+  it("refuses one of --redis-url and --postgres-url without the other", () => {
+    const together =
+      "tandem: --redis-url and --postgres-url go together: give both (several instances share documents) or neither (one instance on --data)";
+    for (const args of [
+      ["--redis-url", "redis://127.0.0.1:6379"],
+      ["--postgres-url", "postgres://127.0.0.1/tandem"],
+    ]) {
+      const run = serve(...args);
+      expect(run.status).toBe(2);
+      expect(run.lines).toEqual([together]);
+    }
+  });
+
+  it("refuses Redis without an append-only file", () => {
+    const run = serve("--redis-url", noAof.url, "--postgres-url", postgresUrl);
+    expect(run.status).toBe(2);
+    expect(run.lines).toEqual([
+      `tandem: Redis at ${noAof.url} runs without an append-only file, so a Redis restart would lose acknowledged edits: set "appendonly yes" in its redis.conf (or CONFIG SET appendonly yes, then CONFIG REWRITE)`,
+    ]);
+  });
+
+  it("refuses Redis that may evict keys", () => {
+    const run = serve("--redis-url", evicting.url, "--postgres-url", postgresUrl);
+    expect(run.status).toBe(2);
+    expect(run.lines).toEqual([
+      `tandem: Redis at ${evicting.url} has maxmemory-policy allkeys-lru, so it may evict a document's log when memory runs short: set "maxmemory-policy noeviction" in its redis.conf`,
+    ]);
+  });
+
+  it("with --fsync, refuses Redis that does not fsync every write", () => {
+    const run = serve("--redis-url", safe.url, "--postgres-url", postgresUrl, "--fsync");
+    expect(run.status).toBe(2);
+    expect(run.lines).toEqual([
+      `tandem: --fsync promises that acknowledged edits survive a power loss, but Redis at ${safe.url} has appendfsync everysec: set "appendfsync always" in its redis.conf, or leave out --fsync`,
+    ]);
+  });
+
+  it("with --fsync, starts on Redis with appendfsync always", async () => {
+    const always = await startRedis({ appendfsync: "always" });
+    try {
+      const server = await startTestServer({ redisUrl: always.url, postgresUrl, fsync: true });
+      await server.dispose();
+    } finally {
+      await always.stop();
+    }
+  });
+});

@@ -1,0 +1,350 @@
+import { type DocumentStore, LevelDocumentStore, RedisPostgresStore } from "@tandem/server";
+import {
+  type PostgresEngine,
+  type RedisEngine,
+  seededRandom,
+  startPostgres,
+  startRedis,
+  tempDir,
+  waitFor,
+} from "@tandem/testkit";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import * as Y from "yjs";
+
+/**
+ * The cluster store against real Redis and PostgreSQL: it must behave like the LevelDB store
+ * through the DocumentStore interface, and stay correct when several instances compact at once.
+ */
+
+let redis: RedisEngine;
+let postgres: PostgresEngine;
+let databases = 0;
+const opened: DocumentStore[] = [];
+const removals: (() => Promise<void>)[] = [];
+
+beforeAll(async () => {
+  [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+});
+afterAll(async () => {
+  await Promise.all([redis?.stop(), postgres?.stop()]);
+});
+afterEach(async () => {
+  for (const store of opened.splice(0)) await store.close();
+  for (const remove of removals.splice(0)) await remove();
+});
+
+const NEVER = { minUpdates: 1_000_000, ratio: 100, maxUpdates: 10_000_000 };
+
+/** A fresh database and key prefix: one "cluster" that several stores (instances) can share. */
+async function newCluster() {
+  databases++;
+  const postgresUrl = await postgres.createDatabase(`store_${databases}`);
+  const keyPrefix = `t${databases}:`;
+  const open = async (options: Partial<Parameters<typeof RedisPostgresStore.open>[0]> = {}) => {
+    const store = await RedisPostgresStore.open({
+      redisUrl: redis.url,
+      postgresUrl,
+      fsync: false,
+      compaction: NEVER,
+      keyPrefix,
+      trimSlackMs: 0,
+      ...options,
+    });
+    opened.push(store);
+    return store;
+  };
+  return { postgresUrl, keyPrefix, open };
+}
+
+/** Yjs updates that each push one item onto a Y.Array, as a client would send them. */
+function itemWriter(clientId: number) {
+  const doc = new Y.Doc();
+  doc.clientID = clientId;
+  const items = doc.getArray<string>("items");
+  return (item: string): Uint8Array => {
+    let update: Uint8Array | null = null;
+    const take = (u: Uint8Array) => {
+      update = u;
+    };
+    doc.once("update", take);
+    items.push([item]);
+    return update as unknown as Uint8Array;
+  };
+}
+
+function itemsOf(update: Uint8Array | null): string[] {
+  if (!update) return [];
+  const doc = new Y.Doc();
+  Y.applyUpdate(doc, update);
+  return doc.getArray<string>("items").toArray();
+}
+
+function itemsOfStored(stored: { state: Uint8Array | null; updates: Uint8Array[] } | null) {
+  if (!stored) return [];
+  const doc = new Y.Doc();
+  if (stored.state) Y.applyUpdate(doc, stored.state);
+  for (const u of stored.updates) Y.applyUpdate(doc, u);
+  return doc.getArray<string>("items").toArray();
+}
+
+describe("cluster store (Redis Streams + PostgreSQL)", () => {
+  it("behaves like the LevelDB store: append, load, read, compact, sizeOf, list, delete", async () => {
+    const random = seededRandom();
+    const seed = `seed ${random.seed} (rerun with TANDEM_SEED=${random.seed})`;
+    const dir = await tempDir();
+    removals.push(dir.remove);
+    const level = await LevelDocumentStore.open({
+      path: dir.path,
+      fsync: false,
+      compaction: NEVER,
+    });
+    opened.push(level);
+    const cluster = await (await newCluster()).open();
+    const stores = [level, cluster];
+    const names = ["a", "b/c", "d é", "e"];
+    const writers = new Map(names.map((n, i) => [n, itemWriter(i + 1)]));
+
+    for (const store of stores) {
+      expect(await store.load("a")).toBeNull();
+      expect(await store.read("a")).toBeNull();
+      expect(await store.delete("a")).toBe(false);
+      expect(await store.compact("a")).toBeNull();
+      expect(await store.list()).toEqual([]);
+      expect(await store.sizeOf("a")).toBe(0);
+    }
+    for (let step = 0; step < 300; step++) {
+      const name = random.pick(names);
+      const roll = random.next();
+      if (roll < 0.85) {
+        const update = (writers.get(name) as (item: string) => Uint8Array)(`${name}-${step}`);
+        await Promise.all(stores.map((s) => s.append(name, update)));
+      } else if (roll < 0.95) {
+        const results = await Promise.all(stores.map((s) => s.compact(name)));
+        expect(results[1], seed).toEqual(results[0]);
+      } else {
+        const results = await Promise.all(stores.map((s) => s.delete(name)));
+        expect(results[1], `delete ${name} (${seed})`).toBe(results[0]);
+      }
+    }
+    for (const name of names) {
+      const [a, b] = await Promise.all(stores.map((s) => s.read(name)));
+      expect(itemsOf(b as Uint8Array | null), `${name} (${seed})`).toEqual(
+        itemsOf(a as Uint8Array | null),
+      );
+      const [la, lb] = await Promise.all(stores.map((s) => s.load(name)));
+      expect(itemsOfStored(lb ?? null), seed).toEqual(itemsOfStored(la ?? null));
+      expect(lb?.updates.length, seed).toBe(la?.updates.length);
+      const [sa, sb] = await Promise.all(stores.map((s) => s.sizeOf(name)));
+      expect(sb, `size of ${name} (${seed})`).toBe(sa);
+    }
+    const strip = (list: Awaited<ReturnType<DocumentStore["list"]>>) =>
+      list
+        .map(({ name, bytes, pendingUpdates }) => ({ name, bytes, pendingUpdates }))
+        .sort((x, y) => (x.name < y.name ? -1 : 1));
+    const [listA, listB] = await Promise.all(stores.map((s) => s.list()));
+    expect(strip(listB ?? []), seed).toEqual(strip(listA ?? []));
+    expect((listA ?? []).length, seed).toBeGreaterThan(0);
+  });
+
+  it("compacting on three instances at once never loses or duplicates content", async () => {
+    const cluster = await newCluster();
+    const instances = await Promise.all([cluster.open(), cluster.open(), cluster.open()]);
+    const write = itemWriter(7);
+    const expected: string[] = [];
+    let writing = true;
+    const compactions: number[] = [0, 0, 0];
+    const compactors = instances.map(async (store, i) => {
+      while (writing) {
+        if (await store.compact("doc")) compactions[i] = (compactions[i] ?? 0) + 1;
+        await new Promise((r) => setImmediate(r));
+      }
+    });
+    for (let n = 0; n < 1500; n++) {
+      const item = `item-${n}`;
+      expected.push(item);
+      const store = instances[n % 3] as RedisPostgresStore;
+      // Appends in flight from every instance while compactions commit and trim.
+      const pending = store.append("doc", write(item));
+      if (n % 20 === 19) await pending;
+    }
+    const last = write("last");
+    await Promise.all(instances.map((s) => s.append("doc", last)));
+    expected.push("last");
+    writing = false;
+    await Promise.all(compactors);
+    expect(
+      compactions.reduce((a, b) => a + b),
+      "compactions that committed",
+    ).toBeGreaterThan(3);
+    for (const store of instances) expect(itemsOf(await store.read("doc"))).toEqual(expected);
+    const fresh = await cluster.open();
+    expect(itemsOf(await fresh.read("doc"))).toEqual(expected);
+  });
+
+  it("a compactor that dies or goes stale changes nothing (lock released, compare-and-set)", async () => {
+    const cluster = await newCluster();
+    const store = await cluster.open();
+    const write = itemWriter(9);
+    const expected: string[] = [];
+    for (let n = 0; n < 50; n++) {
+      expected.push(`x${n}`);
+      await store.append("doc", write(`x${n}`));
+    }
+    expect(await store.compact("doc")).toMatchObject({ merged: 50 });
+    for (let n = 50; n < 80; n++) {
+      expected.push(`x${n}`);
+      await store.append("doc", write(`x${n}`));
+    }
+
+    // A compactor on another instance takes the lock and reads, then its process dies.
+    const dying = new pg.Client({ connectionString: cluster.postgresUrl });
+    await dying.connect();
+    dying.on("error", () => {});
+    const dyingPid = (await dying.query("SELECT pg_backend_pid() AS pid")).rows[0].pid as number;
+    await dying.query("BEGIN");
+    await dying.query("SELECT pg_try_advisory_xact_lock($1, hashtext($2))", [0x74616e64, "doc"]);
+    const { rows } = await dying.query("SELECT upto FROM tandem_documents WHERE name = 'doc'");
+    const staleUpto = rows[0].upto as string;
+    expect(await store.compact("doc"), "skipped while another holds the lock").toBeNull();
+    const killer = new pg.Client({ connectionString: cluster.postgresUrl });
+    await killer.connect();
+    await killer.query("SELECT pg_terminate_backend($1)", [dyingPid]);
+    await killer.end();
+    expect(await store.compact("doc"), "runs once the dead compactor's lock is gone").toMatchObject(
+      { merged: 30 },
+    );
+
+    // A stale compactor (read the old upto, commits late) is refused by the compare-and-set.
+    const { commitState } = await import("../src/store/redis-postgres/schema.ts");
+    const pool = new pg.Pool({ connectionString: cluster.postgresUrl });
+    const won = await commitState(pool, "doc", staleUpto, {
+      state: Y.encodeStateAsUpdate(new Y.Doc()),
+      upto: "1-0",
+      coveredBytes: 0,
+      coveredCount: 0,
+    });
+    await pool.end();
+    expect(won).toBe(false);
+    expect(itemsOf(await store.read("doc"))).toEqual(expected);
+  });
+
+  it("keeps each stream bounded: compaction trims what PostgreSQL holds", async () => {
+    const cluster = await newCluster();
+    const store = await cluster.open({
+      compaction: { minUpdates: 100, ratio: 0, maxUpdates: 500 },
+    });
+    const write = itemWriter(11);
+    let longest = 0;
+    for (let n = 0; n < 3000; n++) {
+      const pending = store.append("doc", write(`y${n}`));
+      if (n % 50 === 49) {
+        await pending;
+        longest = Math.max(longest, Number(redis.cli("XLEN", `${cluster.keyPrefix}log:doc`)));
+      }
+    }
+    await store.append("doc", write("end"));
+    // Bounded by the compaction threshold plus what arrives during one compaction, not by the
+    // 3000 updates that went through.
+    expect(longest, "longest stream seen").toBeLessThan(1000);
+    await store.compact("doc");
+    expect(Number(redis.cli("XLEN", `${cluster.keyPrefix}log:doc`)), "after a compaction").toBe(1);
+    const items = itemsOf(await store.read("doc"));
+    expect(items.length).toBe(3001);
+    expect(items.at(-1)).toBe("end");
+  });
+
+  it("a load while others append and compact sees everything appended before it", async () => {
+    const cluster = await newCluster();
+    const writer = await cluster.open({
+      compaction: { minUpdates: 20, ratio: 0, maxUpdates: 100 },
+    });
+    const other = await cluster.open({ compaction: { minUpdates: 20, ratio: 0, maxUpdates: 100 } });
+    const reader = await cluster.open();
+    const write = itemWriter(13);
+    let durable = 0;
+    let writing = true;
+    const appending = (async () => {
+      for (let n = 0; writing; n++) {
+        await writer.append("doc", write(`z${n}`));
+        durable = n + 1;
+      }
+    })();
+    let compactions = 0;
+    const compacting = (async () => {
+      while (writing) if (await other.compact("doc")) compactions++;
+    })();
+    let loads = 0;
+    while (loads < 150) {
+      const before = durable;
+      const items = itemsOfStored(await reader.load("doc"));
+      reader.unload("doc");
+      const expected = Array.from({ length: before }, (_, n) => `z${n}`);
+      expect(items.slice(0, before), `load ${loads} holds what was durable before it`).toEqual(
+        expected,
+      );
+      loads++;
+    }
+    writing = false;
+    await Promise.all([appending, compacting]);
+    expect(durable).toBeGreaterThan(150);
+    expect(compactions, "compactions committed during the loads").toBeGreaterThan(10);
+  });
+  it("a reader cut off while others compact and trim catches up from the stored state", async () => {
+    const cluster = await newCluster();
+    const writer = await cluster.open();
+    const reader = await cluster.open({ readerReconnectDelayMs: 1500 });
+    const write = itemWriter(19);
+    await writer.append("doc", write("first"));
+    expect(await reader.load("doc")).not.toBeNull();
+    const received = new Y.Doc();
+    Y.applyUpdate(received, (await reader.read("doc")) as Uint8Array);
+    reader.watch("doc", (updates) => {
+      for (const update of updates) Y.applyUpdate(received, update);
+    });
+    const items = () => received.getArray<string>("items").toArray();
+
+    // Cut the reader's connection; while it is away, entries are appended, compacted and
+    // trimmed (no slack), so reading on from its cursor alone would miss them.
+    const readerId = redis
+      .cli("CLIENT", "LIST")
+      .split("\n")
+      .find((line) => line.includes(`name=tandem-reader-${reader.instanceId}`))
+      ?.match(/id=(\d+)/)?.[1];
+    expect(readerId).toBeDefined();
+    redis.cli("CLIENT", "KILL", "ID", readerId as string);
+    const expected = ["first"];
+    for (let n = 0; n < 30; n++) {
+      expected.push(`gap-${n}`);
+      await writer.append("doc", write(`gap-${n}`));
+    }
+    expect(await writer.compact("doc")).toMatchObject({ merged: 31 });
+    expect(Number(redis.cli("XLEN", `${cluster.keyPrefix}log:doc`))).toBe(1);
+    expected.push("later");
+    await writer.append("doc", write("later"));
+    await waitFor("the reader to catch up", () => items().length === expected.length);
+    expect(items()).toEqual(expected);
+  });
+
+  // Last: it kills the file's Redis (and restarts it on the same data).
+  it("rejects appends and reports not ready while Redis is down; carries on once it is back", async () => {
+    const cluster = await newCluster();
+    const store = await cluster.open();
+    const write = itemWriter(17);
+    await store.append("doc", write("before"));
+    expect(store.status).toEqual({ ready: true });
+
+    await redis.kill();
+    await waitFor("the store to notice", () => !store.status.ready);
+    expect(store.status).toEqual({ ready: false, reason: "Redis is unreachable" });
+    const during = write("during");
+    await expect(store.append("doc", during)).rejects.toThrow();
+
+    await redis.restart();
+    await waitFor("the store to be ready again", () => store.status.ready, { timeoutMs: 20_000 });
+    await store.append("doc", write("after"));
+    // The refused update is what its client sends again after the reconnect.
+    await store.append("doc", during);
+    expect(itemsOf(await store.read("doc"))).toEqual(["before", "during", "after"]);
+  });
+});
