@@ -79,9 +79,10 @@ describe("graceful shutdown (SIGTERM)", () => {
     const started = Date.now();
     server.kill("SIGTERM");
     expect(await server.exited).toBe(0);
+    // The server's own time to stop; the clients winding down afterwards is not its time.
+    expect(Date.now() - started).toBeLessThan(10_000);
     writing = false;
     await Promise.all(writers);
-    expect(Date.now() - started).toBeLessThan(10_000);
   });
 });
 
