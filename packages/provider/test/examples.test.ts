@@ -34,7 +34,12 @@ describe("examples run as written", () => {
     await ada.waitForLine("also here: nobody");
     ada.child.kill("SIGINT");
     await waitFor("ada to exit", () => ada.exited());
-    expect([ada.exited()?.code, grace.exited()?.code]).toEqual([0, 0]);
+    // The signal too: a script that dies of one (code null) says which, and its stderr.
+    const ends = [ada, grace].map((s) => ({ ...s.exited(), at: undefined, stderr: s.stderr() }));
+    expect(ends).toEqual([
+      { code: 0, signal: null, at: undefined, stderr: "" },
+      { code: 0, signal: null, at: undefined, stderr: "" },
+    ]);
     expect(ada.stderr() + grace.stderr()).toBe("");
   });
 });

@@ -21,8 +21,8 @@ export interface Script {
   stderr(): string;
   /** When the last stdout line arrived (ms since the epoch). */
   lastLineAt(): number;
-  /** The exit code and time once the process has exited, else undefined. */
-  exited(): { code: number | null; at: number } | undefined;
+  /** The exit code (or the signal that ended it) and time once the process has exited. */
+  exited(): { code: number | null; signal: NodeJS.Signals | null; at: number } | undefined;
   waitForLine(line: string, timeoutMs?: number): Promise<void>;
   /** Kills the process if it is still running (for cleanup after a failure). */
   kill(): void;
@@ -44,9 +44,9 @@ export function runScript(path: string, args: readonly string[], cwd?: string): 
     lines.push(line);
     lastLineAt = Date.now();
   });
-  let exited: { code: number | null; at: number } | undefined;
-  child.once("exit", (code) => {
-    exited = { code, at: Date.now() };
+  let exited: { code: number | null; signal: NodeJS.Signals | null; at: number } | undefined;
+  child.once("exit", (code, signal) => {
+    exited = { code, signal, at: Date.now() };
   });
   return {
     child,
