@@ -13,6 +13,11 @@ import type { Logger } from "./logger.ts";
 import { frameAddressProblem } from "./protocol/document-name.ts";
 import { screenFrame, type UpdateLimits } from "./protocol/frame-screen.ts";
 import { SyncCoalescer } from "./protocol/sync-coalescer.ts";
+import {
+  translatingSocket,
+  YWebsocketDialect,
+  yWebsocketDocument,
+} from "./protocols/y-websocket.ts";
 
 export interface GatewayOptions {
   maxMessageSize: number;
@@ -120,8 +125,12 @@ export class WebSocketGateway {
       ws.close(code, reason);
     };
     const coalescer = new SyncCoalescer();
+    // A stock y-websocket client (ws://HOST:PORT/y-websocket/<name>): its frames are translated
+    // at the socket's edge, and everything else below treats it as a Hocuspocus client.
+    const yDocument = yWebsocketDocument(request.url);
+    const dialect = yDocument === null ? null : new YWebsocketDialect(yDocument);
     // Hocuspocus sends through the buffer, never to ws directly (connection.webSocket is it).
-    const outbox = new SendBuffer(ws, {
+    const outbox = new SendBuffer(dialect ? translatingSocket(ws, dialect) : ws, {
       maxBufferedBytes,
       observe: (message) => coalescer.sent(message),
       onOverflow: (unsentBytes) => {
@@ -148,6 +157,10 @@ export class WebSocketGateway {
       connection.handleClose({ code, reason });
       this.options.documentLimits.socketClosed(webRequest);
     };
+    if (dialect) {
+      const token = new URL(webRequest.url).searchParams.get("token") ?? "";
+      connection.handleMessage(dialect.authFrame(token));
+    }
     const deadline = setTimeout(() => {
       if (!this.options.authenticated.has(outbox)) {
         close(
@@ -177,7 +190,16 @@ export class WebSocketGateway {
         );
         return;
       }
-      const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      const frame = dialect ? dialect.incoming(raw) : raw;
+      if (frame === null) {
+        close(
+          CloseCode.InvalidFrame,
+          "message type not accepted from clients",
+          "closing a y-websocket socket that sent an unknown message type",
+        );
+        return;
+      }
       const result = screenFrame(frame, this.options.updateLimits);
       if (result.verdict === "forward") {
         // The document name, before Hocuspocus (its queues, its logs) or a token's globs see it.

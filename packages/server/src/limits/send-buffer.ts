@@ -1,5 +1,12 @@
 import type { WebSocketLike } from "@hocuspocus/server";
-import type { WebSocket } from "ws";
+
+/** The part of a `ws` WebSocket the buffer uses (a protocol dialect may stand in between). */
+export interface RawSocket {
+  readonly readyState: number;
+  readonly OPEN: number;
+  send(message: Uint8Array, callback: (error?: Error) => void): void;
+  close(code?: number, reason?: string): void;
+}
 
 export interface SendBufferOptions {
   /** Unsent bytes a socket may hold besides the oldest unsent message. */
@@ -30,7 +37,7 @@ export class SendBuffer implements WebSocketLike {
   private overflowed = false;
 
   constructor(
-    private readonly ws: WebSocket,
+    private readonly ws: RawSocket,
     private readonly options: SendBufferOptions,
   ) {}
 
