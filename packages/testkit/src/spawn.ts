@@ -26,8 +26,15 @@ export interface SpawnedServer {
 export async function spawnServer(
   args: readonly string[],
   env: Record<string, string> = {},
+  options: { maxOpenFiles?: number } = {},
 ): Promise<SpawnedServer> {
-  const child = spawn(process.execPath, [CLI, "serve", "--log-format", "json", ...args], {
+  const command = [process.execPath, CLI, "serve", "--log-format", "json", ...args];
+  // prlimit (util-linux) sets the limit and execs the server: same process, same pid.
+  const argv =
+    options.maxOpenFiles === undefined
+      ? command
+      : ["prlimit", `--nofile=${options.maxOpenFiles}:${options.maxOpenFiles}`, "--", ...command];
+  const child = spawn(argv[0] as string, argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
