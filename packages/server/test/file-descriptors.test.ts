@@ -61,7 +61,9 @@ describe("running out of file descriptors", () => {
     expect(refused).toBe(1);
     // Refused for lack of descriptors (not by the per-address limit of 100): every one was used.
     expect(open.length).toBeGreaterThan(limit - used - 10);
-    expect(open.length).toBeLessThanOrEqual(limit - used);
+    // (+2: libuv keeps a descriptor in reserve to accept-and-close when none is left, and one
+    // may have been in use while /proc was read.)
+    expect(open.length).toBeLessThanOrEqual(limit - used + 2);
 
     // The open socket keeps working: edits are applied, stored and acknowledged.
     writer.doc.getText("t").insert(writer.doc.getText("t").length, "during;");
