@@ -2,6 +2,7 @@ import { ConfigError, resolveConfig, type ServerConfig, settingsHelp } from "./c
 import { routeConsoleToLogger } from "./console-to-logger.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { CHECK_USAGE, checkCommand } from "./maintenance/check.ts";
+import { IMPORT_PEER_USAGE, importPeerCommand } from "./maintenance/import-peer.ts";
 import { REPAIR_USAGE, repairCommand } from "./maintenance/repair.ts";
 import { startServer } from "./server.ts";
 import { TOKEN_USAGE, tokenCommand } from "./token-command.ts";
@@ -13,6 +14,7 @@ Commands:
   token      Mint an access token (tandem token --help)
   check      Verify every document of a stopped server's data directory (tandem check --help)
   repair     Salvage a damaged data directory into a new one (tandem repair --help)
+  import     Bring documents over from another Yjs server (tandem import --help)
   help       Show this help
 
 Options of serve (flag > environment > config file > default):
@@ -30,9 +32,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === "token") return token(rest);
   if (command === "check") return maintenance(rest, CHECK_USAGE, checkCommand);
   if (command === "repair") return maintenance(rest, REPAIR_USAGE, repairCommand);
+  if (command === "import") return maintenance(rest, IMPORT_PEER_USAGE, importPeerCommand);
   if (command !== "serve") {
     process.stderr.write(
-      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, check, repair, help)\n`,
+      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, check, repair, import, help)\n`,
     );
     return 2;
   }
