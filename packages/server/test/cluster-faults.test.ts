@@ -435,3 +435,91 @@ describe("cluster: engine faults", () => {
     expect(recoveryMs).toBeLessThan(5000);
   }, 60_000);
 });
+
+const namesSeenBy = (client: TestClient) =>
+  [...(client.provider.awareness?.getStates().entries() ?? [])]
+    .filter(([id]) => id !== client.doc.clientID)
+    .map(([, state]) => (state.user as { name?: string } | undefined)?.name)
+    .filter(Boolean);
+
+describe("cluster: instance faults", () => {
+  it("users of a SIGKILLed instance disappear from the others within 10 s", async () => {
+    const postgresUrl = await newDatabase();
+    const victim = await spawnServer(cliArgs(postgresUrl));
+    children.push(victim);
+    const survivor = await startInstance(postgresUrl);
+    const DOC = "presence-kill";
+    const ada = connect(victim.url, DOC);
+    const grace = connect(survivor.url, DOC);
+    await Promise.all([ada.synced(), grace.synced()]);
+    ada.provider.awareness?.setLocalStateField("user", { name: "Ada" });
+    grace.provider.awareness?.setLocalStateField("user", { name: "Grace" });
+    await waitFor("Grace (on B) to see Ada (on A)", () => namesSeenBy(grace).includes("Ada"), {
+      timeoutMs: 5000,
+    });
+    await waitFor("Ada to see Grace", () => namesSeenBy(ada).includes("Grace"), {
+      timeoutMs: 5000,
+    });
+
+    victim.kill("SIGKILL");
+    const killedAt = performance.now();
+    expect(await victim.exited).toBe("SIGKILL");
+    await waitFor("Grace to see Ada leave", () => !namesSeenBy(grace).includes("Ada"), {
+      timeoutMs: 12_000,
+      intervalMs: 20,
+    });
+    const goneMs = performance.now() - killedAt;
+    const held = [
+      ...(survivor.hocuspocus.documents.get(DOC)?.awareness.getStates().values() ?? []),
+    ].map((state) => (state.user as { name?: string } | undefined)?.name);
+    expect(held, "the survivor's own awareness").not.toContain("Ada");
+    expect(held).toContain("Grace");
+    console.log(`presence: Ada gone from Grace's view ${Math.round(goneMs)} ms after SIGKILL`);
+    expect(goneMs).toBeLessThan(10_000);
+  }, 30_000);
+
+  it("SIGTERM drains an instance: its writers move to the others, nothing acknowledged is lost, it exits 0", async () => {
+    const postgresUrl = await newDatabase();
+    const victim = await spawnServer(cliArgs(postgresUrl));
+    children.push(victim);
+    const others = [await startInstance(postgresUrl), await startInstance(postgresUrl)];
+    const DOC = "drain";
+    const ws = startWriters([victim.url, ...others.map((s) => s.url)], 2, DOC);
+    await waitFor("every writer acknowledged 20 times", () => ws.every((w) => w.acked >= 20), {
+      timeoutMs: 20_000,
+    });
+    const moving = ws.filter(
+      (w) => w.client.provider.configuration.websocketProvider.url === victim.url,
+    );
+    expect(moving).toHaveLength(2);
+
+    victim.kill("SIGTERM");
+    const terminatedAt = performance.now();
+    // As a client with several URLs does: on the close, straight to another instance.
+    await Promise.all(
+      moving.map(async (w, i) => {
+        await waitFor("the victim to close the writer's socket", () => w.client.closes.length > 0, {
+          timeoutMs: 10_000,
+          intervalMs: 2,
+        });
+        w.moveTo((others[i % 2] as TestServer).url);
+      }),
+    );
+    expect(moving.map((w) => w.client.closes.length)).toEqual([0, 0]);
+    const exit = await victim.exited;
+    const exitMs = performance.now() - terminatedAt;
+    expect(exit, victim.stderr()).toBe(0);
+    const took = await allAcknowledged(
+      ws,
+      "every writer, moved or not, to have everything acknowledged",
+    );
+    const movedMs = performance.now() - terminatedAt;
+
+    await converged(ws, "every writer to converge");
+    const total = await expectNothingLost(ws, others, postgresUrl, DOC, "drained");
+    console.log(
+      `drain: exit 0 after ${Math.round(exitMs)} ms; every writer acknowledged ${Math.round(movedMs)} ms after SIGTERM (per writer ${JSON.stringify(took)}); ${total} acknowledged, lost 0`,
+    );
+    expect(movedMs).toBeLessThan(10_000);
+  }, 60_000);
+});

@@ -159,6 +159,7 @@ export class RedisPostgresStore implements DocumentStore {
       redis,
       (name) => this.keys.presence(name),
       this.instanceId,
+      (id) => this.keys.instance(id),
     );
     this.compaction = {
       pool,
