@@ -195,8 +195,6 @@ function startWriters(
   return started;
 }
 
-const ackedTotal = (ws: Writer[]) => ws.reduce((sum, w) => sum + w.acked, 0);
-
 /**
  * Pauses the writers and waits until each has had everything it pushed acknowledged; returns
  * how long each took (ms, by writer id), then lets them write on. Pausing makes the measure
