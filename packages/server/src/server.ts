@@ -83,6 +83,16 @@ export async function openStore(config: ServerConfig, logger: Logger): Promise<D
               ? log.info("Redis and PostgreSQL reachable again")
               : log.error({ reason: status.reason }, "store not ready"),
           readFailed: (err) => log.warn({ err }, "reading document streams failed; retrying"),
+          appendsHeld: (err) =>
+            log.error(
+              { err },
+              "Redis did not take an append: acknowledgements are held and appends retried until it does",
+            ),
+          appendsResumed: (heldMs, attempts) =>
+            log.warn(
+              { heldMs: Math.round(heldMs), attempts },
+              "Redis takes appends again: held appends stored, acknowledgements resume",
+            ),
         },
       });
     } catch (error) {

@@ -327,24 +327,46 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
   });
 
   // Last: it kills the file's Redis (and restarts it on the same data).
-  it("rejects appends and reports not ready while Redis is down; carries on once it is back", async () => {
+  it("holds appends and reports not ready while Redis is down; stores them in order once it is back", async () => {
     const cluster = await newCluster();
-    const store = await cluster.open();
+    let held = 0;
+    const store = await cluster.open({ events: { appendsHeld: () => held++ } });
     const write = itemWriter(17);
     await store.append("doc", write("before"));
     expect(store.status).toEqual({ ready: true });
 
     await redis.kill();
     await waitFor("the store to notice", () => !store.status.ready);
-    expect(store.status).toEqual({ ready: false, reason: "Redis is unreachable" });
-    const during = write("during");
-    await expect(store.append("doc", during)).rejects.toThrow();
+    expect(store.status).toEqual({
+      ready: false,
+      reason: "Redis is unreachable: acknowledgements wait for it",
+    });
+    let settled = 0;
+    const during = store.append("doc", write("during")).then(() => settled++);
+    const durable = store.durable("doc").then(() => settled++);
+    const after = store.append("doc", write("after")).then(() => settled++);
+    await waitFor("the store to hold the appends", () => held === 1);
+    expect(settled, "appends settled with Redis down").toBe(0);
 
     await redis.restart();
+    await Promise.all([during, durable, after]);
     await waitFor("the store to be ready again", () => store.status.ready, { timeoutMs: 20_000 });
-    await store.append("doc", write("after"));
-    // The refused update is what its client sends again after the reconnect.
-    await store.append("doc", during);
     expect(itemsOf(await store.read("doc"))).toEqual(["before", "during", "after"]);
+  });
+
+  it("rejects held appends when it closes with Redis still down", async () => {
+    const cluster = await newCluster();
+    const store = await cluster.open();
+    const write = itemWriter(18);
+    await store.append("doc", write("before"));
+    await redis.kill();
+    await waitFor("the store to notice", () => !store.status.ready);
+    const held = store.append("doc", write("held"));
+    const durable = store.durable("doc");
+    const closed = store.close();
+    await expect(held).rejects.toThrow(/closed before Redis took/);
+    await expect(durable).rejects.toThrow();
+    await closed;
+    await redis.restart();
   });
 });

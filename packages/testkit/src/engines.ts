@@ -26,6 +26,8 @@ export interface Engine {
   readonly running: boolean;
   /** SIGKILL, as a crash: whatever the engine had not written is gone. */
   kill(): Promise<void>;
+  /** Stops the engine as its operator would (Redis SIGTERM, PostgreSQL fast shutdown), keeping its data. */
+  halt(): Promise<void>;
   /** Starts the engine again on the same port and data. */
   restart(): Promise<void>;
   /** Stops the engine (gracefully if it runs) and deletes its directory. */
@@ -201,6 +203,13 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisEngin
       await r.exited;
       running = null;
     },
+    halt: async () => {
+      const r = current();
+      if (!r) return;
+      signalGroup(r, "SIGTERM");
+      await r.exited;
+      running = null;
+    },
     restart: async () => {
       const r = current();
       if (r && !r.hasExited()) {
@@ -343,6 +352,13 @@ export async function startPostgres(): Promise<PostgresEngine> {
       const r = current();
       if (!r) return;
       signalGroup(r, "SIGKILL");
+      await r.exited;
+      running = null;
+    },
+    halt: async () => {
+      const r = current();
+      if (!r) return;
+      signalGroup(r, "SIGINT");
       await r.exited;
       running = null;
     },

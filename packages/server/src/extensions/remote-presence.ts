@@ -1,5 +1,9 @@
 import type { afterLoadDocumentPayload, Document, Extension } from "@hocuspocus/server";
-import { applyAwarenessUpdate, encodeAwarenessUpdate } from "y-protocols/awareness";
+import {
+  applyAwarenessUpdate,
+  encodeAwarenessUpdate,
+  removeAwarenessStates,
+} from "y-protocols/awareness";
 import type { DocumentStore } from "../store/document-store.ts";
 import { REMOTE_ORIGIN } from "./remote-updates.ts";
 
@@ -33,6 +37,14 @@ export class RemotePresence implements Extension {
       query: () => {
         const clients = localClients(document);
         if (clients.length > 0) channel?.publish(encodeAwarenessUpdate(awareness, clients));
+      },
+      // The instance these users were on died: remove them now (the removal reaches this
+      // instance's clients), except any that have reconnected here meanwhile.
+      gone: (clients) => {
+        if (document.isDestroyed) return;
+        const local = new Set(localClients(document));
+        const leaving = clients.filter((id) => !local.has(id) && awareness.states.has(id));
+        if (leaving.length > 0) removeAwarenessStates(awareness, leaving, REMOTE_ORIGIN);
       },
     });
     if (!channel) return;

@@ -46,6 +46,11 @@ export interface PresenceHandlers {
   update(update: Uint8Array): void;
   /** Another instance just opened the document: send the states of this instance's clients. */
   query(): void;
+  /**
+   * The instance that relayed these awareness clients died (its heartbeat expired): remove
+   * their states now rather than when they time out (30 s).
+   */
+  gone?(clients: number[]): void;
 }
 
 /** Presence between the instances that have a document open; losing a message is fine. */

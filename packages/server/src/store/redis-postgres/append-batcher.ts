@@ -6,12 +6,28 @@ import { type KeyScheme, ORIGIN_FIELD, UPDATE_FIELD } from "./keys.ts";
  * MULTI/EXEC, one round trip however many connections and documents are writing. One
  * transaction is in flight at a time; appends made meanwhile form the next. An append resolves
  * only once Redis has replied to the EXEC with every command of it done (with appendonly on,
- * Redis has written its AOF by then), and rejects otherwise: Redis unreachable, out of memory
- * (noeviction refuses writes), or any command failing. A rejected append may still have reached
- * the stream; the client sends it again and Yjs merges duplicates.
+ * Redis has written its AOF by then).
  *
  * For each document in a transaction: XADD per update (in call order, so a document's appends
  * are durable in order), then its meta totals and its name in the documents set.
+ *
+ * While Redis is away (restarting, unreachable) or refuses writes for a while (out of memory
+ * under noeviction, loading its AOF, a failing disk: MISCONF), a failed transaction is *held*,
+ * not rejected: it is sent again, whole and before any later one, until Redis takes it, as the
+ * LevelDB store does on a full disk (batch-writer.ts). Acknowledgements wait meanwhile; the
+ * clients stay connected and keep editing, and everything is acknowledged moments after Redis
+ * is back. Rejecting instead makes the server drop every document being edited (1011 on every
+ * socket on it): each client then reconnects with its own backoff, its documents cannot load
+ * until Redis is back, and a stock provider whose document failed to load on an open socket
+ * waits for its idle timeout (cluster-faults.test.ts measured ~10-15 s after a Redis restart
+ * rejecting, against well under a second holding).
+ *
+ * A held transaction may have reached Redis before the connection broke (Redis killed after
+ * writing its AOF, before replying): sending it again adds the same updates twice, which Yjs
+ * merges; only the meta totals (used to schedule compactions) count them twice.
+ *
+ * An append rejects only when its transaction fails for a reason retrying cannot cure (a reply
+ * error such as WRONGTYPE: a bug or a foreign key), or when the store closes while it is held.
  */
 
 interface Pending {
@@ -24,10 +40,43 @@ interface Pending {
 /** What a committed transaction added to each document. */
 export type Committed = Map<string, { bytes: number; count: number }>;
 
+export interface HoldEvents {
+  /** A transaction failed and is held for a retry (once per outage). */
+  held?(error: unknown): void;
+  /** Redis took the held transaction: acknowledgements resume. */
+  resumed?(heldMs: number, attempts: number): void;
+}
+
+/** Replies of a Redis that refuses writes for now; anything else it replies is for good. */
+const PASSING_REPLY =
+  /^(OOM|LOADING|BUSY|TRYAGAIN|MISCONF|READONLY|MASTERDOWN|NOREPLICAS|CLUSTERDOWN)\b/;
+
+/**
+ * Whether retrying may cure a failed transaction: the connection failed (no reply at all), or
+ * Redis replied that it refuses writes for now. EXECABORT reports errors met while queueing
+ * the commands (OOM refuses every write command there): passing if all of those are.
+ */
+export function isPassing(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name !== "ReplyError") return true; // not connected, closed, reset: no reply
+  if (error.message.startsWith("EXECABORT")) {
+    const previous = (error as Error & { previousErrors?: unknown[] }).previousErrors ?? [];
+    return previous.length > 0 && previous.every(isPassing);
+  }
+  return PASSING_REPLY.test(error.message);
+}
+
+const RETRY_MIN_MS = 25;
+const RETRY_MAX_MS = 500;
+
 export class AppendBatcher {
   private queue: Pending[] = [];
   private flushing: Promise<void> | null = null;
   private scheduled = false;
+  private closing = false;
+  /** The transaction waiting to be sent again, and what wakes its retry early. */
+  private held: { batch: Pending[]; since: number; attempts: number; wake: () => void } | null =
+    null;
 
   constructor(
     private readonly redis: Redis,
@@ -35,7 +84,24 @@ export class AppendBatcher {
     private readonly instanceId: string,
     private readonly afterCommit: (committed: Committed) => void,
     private readonly now: () => number = Date.now,
-  ) {}
+    private readonly events: HoldEvents = {},
+  ) {
+    // Redis is back: send the held transaction now rather than at its next retry.
+    redis.on("ready", () => this.held?.wake());
+  }
+
+  /** Why appends are held, while they are: the error of the last attempt. */
+  heldError: unknown = null;
+
+  /**
+   * Stops holding: the held transaction and everything queued reject, and from now on a
+   * failed transaction rejects at once. Then drains whatever is in flight.
+   */
+  async close(): Promise<void> {
+    this.closing = true;
+    this.held?.wake();
+    await this.drain();
+  }
 
   append(name: string, update: Uint8Array): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -66,6 +132,65 @@ export class AppendBatcher {
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 0) return;
+    this.flushing = this.commit(batch).then(() => {
+      this.flushing = null;
+      if (this.queue.length > 0) this.schedule();
+    });
+  }
+
+  /** Writes one batch; holds it while Redis is away; settles every append of it. */
+  private async commit(batch: Pending[]): Promise<void> {
+    for (;;) {
+      let error: unknown;
+      let committed: Committed | null = null;
+      try {
+        committed = await this.exec(batch);
+      } catch (caught) {
+        error = caught;
+      }
+      if (committed) {
+        if (this.held) {
+          this.events.resumed?.(performance.now() - this.held.since, this.held.attempts);
+          this.held = null;
+          this.heldError = null;
+        }
+        this.afterCommit(committed);
+        for (const pending of batch) pending.resolve();
+        return;
+      }
+      if (this.closing || !isPassing(error)) {
+        this.held = null;
+        this.heldError = null;
+        const reason = this.closing
+          ? new Error("the document store closed before Redis took the update", { cause: error })
+          : error;
+        for (const pending of batch) pending.reject(reason);
+        if (this.closing) {
+          // Nothing queued behind a rejected transaction may be stored out of order.
+          for (const pending of this.queue.splice(0)) pending.reject(reason);
+        }
+        return;
+      }
+      this.heldError = error;
+      if (!this.held) {
+        this.held = { batch, since: performance.now(), attempts: 0, wake: () => {} };
+        this.events.held?.(error);
+      }
+      const held = this.held;
+      held.attempts++;
+      const delay = Math.min(RETRY_MAX_MS, RETRY_MIN_MS * 2 ** Math.min(held.attempts, 10));
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delay);
+        held.wake = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  /** One MULTI/EXEC of the batch; what it added per document once Redis replied. */
+  private async exec(batch: Pending[]): Promise<Committed> {
     const committed: Committed = new Map();
     const multi = this.redis.multi();
     for (const { name, update } of batch) {
@@ -91,25 +216,10 @@ export class AppendBatcher {
       multi.hset(meta, "updated", now);
       multi.sadd(this.keys.documents, name);
     }
-    this.flushing = multi.exec().then(
-      (results) => {
-        this.flushing = null;
-        const failed = results === null ? new Error("the Redis transaction was aborted") : null;
-        const commandError = results?.find(([error]) => error !== null)?.[0];
-        const error = failed ?? commandError;
-        if (error) {
-          for (const pending of batch) pending.reject(error);
-        } else {
-          this.afterCommit(committed);
-          for (const pending of batch) pending.resolve();
-        }
-        if (this.queue.length > 0) this.schedule();
-      },
-      (error: unknown) => {
-        this.flushing = null;
-        for (const pending of batch) pending.reject(error);
-        if (this.queue.length > 0) this.schedule();
-      },
-    );
+    const results = await multi.exec();
+    if (results === null) throw new Error("the Redis transaction was aborted");
+    const commandError = results.find(([error]) => error !== null)?.[0];
+    if (commandError) throw commandError;
+    return committed;
   }
 }

@@ -4,7 +4,7 @@ import { type CompactionPolicy, shouldCompact } from "../compaction-policy.ts";
 import type { CompactionResult } from "../document-store.ts";
 import { mergeStoredDocument } from "../merge.ts";
 import { after, decodeEntries, type KeyScheme, minId, type StreamId, ZERO_ID } from "./keys.ts";
-import { commitState, LOCK_NAMESPACE, readRow } from "./schema.ts";
+import { checkout, commitState, LOCK_NAMESPACE, readRow } from "./schema.ts";
 
 /**
  * Folds a document's stream into its PostgreSQL state. Any instance may run it at any time:
@@ -48,7 +48,7 @@ export async function compactDocument(
   policy: CompactionPolicy | null,
 ): Promise<Compacted | null> {
   const { pool, redis, keys } = context;
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   let committed: Compacted | null = null;
   try {
     await client.query("BEGIN");
@@ -112,7 +112,7 @@ export async function compactDocument(
     await client.query("ROLLBACK").catch(() => {});
     throw error;
   } finally {
-    client.release();
+    release();
   }
   await trimStream(context, name, committed.upto);
   return committed;

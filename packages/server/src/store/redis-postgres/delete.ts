@@ -1,7 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
 import type { KeyScheme } from "./keys.ts";
-import { LOCK_NAMESPACE, TABLE } from "./schema.ts";
+import { checkout, LOCK_NAMESPACE, TABLE } from "./schema.ts";
 
 /**
  * Deletes a document everywhere. Resolves to false when there was nothing to delete.
@@ -12,7 +12,7 @@ export async function deleteDocument(
   keys: KeyScheme,
   name: string,
 ): Promise<boolean> {
-  const client = await pool.connect();
+  const { client, release } = await checkout(pool);
   let existed = false;
   try {
     await client.query("BEGIN");
@@ -35,7 +35,7 @@ export async function deleteDocument(
     await client.query("ROLLBACK").catch(() => {});
     throw error;
   } finally {
-    client.release();
+    release();
   }
   return existed;
 }

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { isPassing } from "./append-batcher.ts";
 
 /**
  * Redis settings that would silently lose acknowledged edits. Checked once at start: an
@@ -43,4 +44,20 @@ export async function checkRedis(redis: Redis, where: string, fsync: boolean): P
       `--fsync promises that acknowledged edits survive a power loss, but Redis at ${where} has appendfsync ${appendfsync ?? "unknown (CONFIG GET is not allowed)"}: set "appendfsync always" in its redis.conf, or leave out --fsync`,
     );
   }
+}
+
+/**
+ * Whether an engine failed for a while rather than for good: a Redis error as isPassing says,
+ * a PostgreSQL connection failure or shutdown (SQLSTATE classes 08 and 57P), or a failure to
+ * reach either at all (a plain or system error from a client: refused, reset, closed). A
+ * TypeError or the like is a bug, never waited for.
+ */
+export function isEngineAway(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error.name === "ReplyError") return isPassing(error);
+  const sqlState = (error as Error & { code?: unknown; severity?: unknown }).severity
+    ? String((error as Error & { code?: unknown }).code ?? "")
+    : null;
+  if (sqlState !== null) return sqlState.startsWith("08") || sqlState.startsWith("57P");
+  return error.name === "Error" || error.name === "MaxRetriesPerRequestError";
 }

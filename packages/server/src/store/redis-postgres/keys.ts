@@ -10,6 +10,8 @@
  *                         difference is the tail the state does not cover yet)
  *   <prefix>documents     a set of every document name with anything in Redis
  *   <prefix>presence:<name>  the pub/sub channel of the document's presence (presence-relay.ts)
+ *   <prefix>instance:<id>  an instance's heartbeat: set with a short TTL and renewed while the
+ *                          instance lives (presence-relay.ts)
  *
  * Entry ids are Redis's own "<ms>-<seq>" ids: they only grow, so "the state covers every entry up
  * to id U" is one comparison. Compare them with compareIds, never as strings.
@@ -23,6 +25,7 @@ export interface KeyScheme {
   stream(name: string): string;
   meta(name: string): string;
   presence(name: string): string;
+  instance(id: string): string;
   readonly documents: string;
 }
 
@@ -31,6 +34,7 @@ export function keyScheme(prefix = DEFAULT_PREFIX): KeyScheme {
     stream: (name) => `${prefix}log:${name}`,
     meta: (name) => `${prefix}meta:${name}`,
     presence: (name) => `${prefix}presence:${name}`,
+    instance: (id) => `${prefix}instance:${id}`,
     documents: `${prefix}documents`,
   };
 }

@@ -17,10 +17,10 @@ import { mergeStoredDocument } from "../merge.ts";
 import { AppendBatcher, type Committed } from "./append-batcher.ts";
 import { type CompactionContext, compactDocument } from "./compaction.ts";
 import { deleteDocument } from "./delete.ts";
-import { checkRedis } from "./engine-checks.ts";
+import { checkRedis, isEngineAway } from "./engine-checks.ts";
 import { DEFAULT_PREFIX, type KeyScheme, keyScheme, minId, type StreamId } from "./keys.ts";
 import { listDocuments } from "./list.ts";
-import { loadDocument } from "./load.ts";
+import { type Loaded, loadDocument } from "./load.ts";
 import { PresenceRelay } from "./presence-relay.ts";
 import { migrate, TABLE } from "./schema.ts";
 import { StreamWatcher } from "./stream-watcher.ts";
@@ -32,6 +32,10 @@ export interface ClusterStoreEvents {
   loadFailedEntries?(name: string, failed: number): void;
   /** Redis or PostgreSQL became unreachable (ready false) or reachable again. */
   statusChanged?(status: StoreStatus): void;
+  /** Redis did not take an append: appends and their acknowledgements wait until it does. */
+  appendsHeld?(error: unknown): void;
+  /** Redis took the held appends after `heldMs`: acknowledgements resume. */
+  appendsResumed?(heldMs: number, attempts: number): void;
   readFailed?(error: unknown): void;
 }
 
@@ -61,6 +65,9 @@ interface Sizes {
 }
 
 const HEALTH_INTERVAL_MS = 2000;
+const RECONNECT_MAX_MS = 500;
+/** How long a load waits for an engine that is away before it fails. */
+const LOAD_WAIT_MS = 30_000;
 
 /** Hides a password in a URL for messages and logs. */
 export function redactUrl(url: string): string {
@@ -116,6 +123,16 @@ export class RedisPostgresStore implements DocumentStore {
       this.instanceId,
       (committed) => this.afterCommit(committed),
       this.now,
+      {
+        held: (error) => {
+          options.events?.appendsHeld?.(error);
+          if (this.open) options.events?.statusChanged?.(this.status);
+        },
+        resumed: (heldMs, attempts) => {
+          options.events?.appendsResumed?.(heldMs, attempts);
+          if (this.open) options.events?.statusChanged?.(this.status);
+        },
+      },
     );
     this.watcher = new StreamWatcher(reader, redis, this.keys, this.instanceId, {
       read: (name, entries) => {
@@ -142,6 +159,7 @@ export class RedisPostgresStore implements DocumentStore {
       redis,
       (name) => this.keys.presence(name),
       this.instanceId,
+      (id) => this.keys.instance(id),
     );
     this.compaction = {
       pool,
@@ -175,6 +193,9 @@ export class RedisPostgresStore implements DocumentStore {
       maxRetriesPerRequest: 0,
       // CLIENT LIST tells the instances' connections apart.
       connectionName: `tandem-${options.instanceId}`,
+      // Reconnect within half a second once Redis is back (ioredis's default waits up to 2 s):
+      // held appends, and with them acknowledgements, resume on reconnecting.
+      retryStrategy: (times: number) => Math.min(times * 50, RECONNECT_MAX_MS),
     };
     const redis = new Redis(options.redisUrl, redisOptions);
     redis.on("error", () => {});
@@ -229,7 +250,17 @@ export class RedisPostgresStore implements DocumentStore {
   /** Ready while both Redis and PostgreSQL answer; the reason names the one that does not. */
   get status(): StoreStatus {
     if (!this.open) return { ready: false, reason: "the store is closed" };
-    if (!this.redisReady) return { ready: false, reason: "Redis is unreachable" };
+    if (!this.redisReady) {
+      return { ready: false, reason: "Redis is unreachable: acknowledgements wait for it" };
+    }
+    const held = this.batcher.heldError;
+    if (held) {
+      const why = held instanceof Error ? held.message : String(held);
+      return {
+        ready: false,
+        reason: `Redis refuses writes (${why}): acknowledgements wait for it`,
+      };
+    }
     if (this.postgresReason) return { ready: false, reason: this.postgresReason };
     return { ready: true };
   }
@@ -260,7 +291,7 @@ export class RedisPostgresStore implements DocumentStore {
     assertDocumentName(name);
     const inflight = this.loads.get(name);
     if (inflight) return inflight;
-    const load = loadDocument(this.pool, this.redis, this.keys, name)
+    const load = this.loadWhenReachable(name)
       .then((loaded) => {
         if (!loaded) {
           this.sizes.set(name, { stateBytes: 0, tailBytes: 0, tailCount: 0 });
@@ -298,6 +329,24 @@ export class RedisPostgresStore implements DocumentStore {
       stopped = true;
       stop?.();
     };
+  }
+
+  /**
+   * Loads a document, waiting up to LOAD_WAIT_MS while Redis or PostgreSQL is away: the client
+   * that opens it waits for its sync, connected, and gets it moments after the engine is back.
+   * Failing at once instead leaves a stock provider whose document failed to load on an open
+   * socket waiting for its idle timeout before it tries again.
+   */
+  private async loadWhenReachable(name: string): Promise<Loaded | null> {
+    const deadline = performance.now() + LOAD_WAIT_MS;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await loadDocument(this.pool, this.redis, this.keys, name);
+      } catch (error) {
+        if (!this.open || !isEngineAway(error) || performance.now() > deadline) throw error;
+        await new Promise((r) => setTimeout(r, Math.min(RECONNECT_MAX_MS, 25 * 2 ** attempt)));
+      }
+    }
   }
 
   presence(name: string, handlers: PresenceHandlers): PresenceChannel {
@@ -358,7 +407,8 @@ export class RedisPostgresStore implements DocumentStore {
     this.compactionQueue.clear();
     await this.watcher.close();
     this.presenceRelay.close();
-    await this.batcher.drain();
+    // Appends still held (Redis away) reject: their clients resend them to another instance.
+    await this.batcher.close();
     while (this.compacting) await this.compacting;
     await this.redis.quit().catch(() => this.redis.disconnect());
     await this.pool.end();

@@ -38,8 +38,37 @@ const MIGRATIONS: readonly string[] = [
 
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-export async function migrate(pool: Pool): Promise<void> {
+/** A client checked out of the pool; `release` gives it back (and drops it once it failed). */
+export interface CheckedOut {
+  client: PoolClient;
+  release(): void;
+}
+
+/**
+ * Checks a client out of the pool for a transaction. While a client is checked out the pool
+ * stops listening for its errors, and PostgreSQL going away between two of its queries (a
+ * restart, a fast shutdown: 57P01) makes it emit "error": without a listener that is an
+ * uncaught exception and takes the whole server down. The error fails the next query anyway;
+ * the client is then destroyed instead of going back to the pool.
+ */
+export async function checkout(pool: Pool): Promise<CheckedOut> {
   const client = await pool.connect();
+  let broken: Error | undefined;
+  const onError = (error: Error) => {
+    broken = error;
+  };
+  client.on("error", onError);
+  return {
+    client,
+    release: () => {
+      client.off("error", onError);
+      client.release(broken);
+    },
+  };
+}
+
+export async function migrate(pool: Pool): Promise<void> {
+  const { client, release } = await checkout(pool);
   try {
     await client.query("BEGIN");
     await client.query("SELECT pg_advisory_xact_lock($1, $2)", [LOCK_NAMESPACE, MIGRATION_LOCK]);
@@ -63,7 +92,7 @@ export async function migrate(pool: Pool): Promise<void> {
     await client.query("ROLLBACK").catch(() => {});
     throw error;
   } finally {
-    client.release();
+    release();
   }
 }
 
