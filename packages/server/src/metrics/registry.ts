@@ -1,13 +1,7 @@
-import {
-  Counter,
-  collectDefaultMetrics,
-  Gauge,
-  Histogram,
-  type Metric,
-  Registry,
-} from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
 import type { TokenError } from "../auth/tokens.ts";
 import type { CompactionResult } from "../store/document-store.ts";
+import { FastCounter, FastHistogram } from "./fast.ts";
 
 /**
  * The server's Prometheus metrics: one Metrics object per server (tests start many servers in
@@ -21,32 +15,46 @@ import type { CompactionResult } from "../store/document-store.ts";
  */
 
 /** Why an update a client sent was not applied and stored. */
-export type RefusalReason =
-  | "read_only"
-  | "document_too_large"
-  | "invalid"
-  | "pending_dependencies"
-  | "nesting_depth"
-  | "changed_types";
+export const REFUSAL_REASONS = [
+  "read_only",
+  "document_too_large",
+  "invalid",
+  "pending_dependencies",
+  "nesting_depth",
+  "changed_types",
+] as const;
+export type RefusalReason = (typeof REFUSAL_REASONS)[number];
 
-/** A configured limit that refused or closed something. */
-export type LimitName =
-  | "message_rate"
-  | "message_size"
-  | "connections_per_ip"
-  | "connections_per_minute"
-  | "auth_timeout"
-  | "send_buffer"
-  | "socket_documents"
-  | "user_documents"
-  | "document_size"
-  | "pending_bytes"
-  | "nesting_depth"
-  | "changed_types"
-  | "awareness_entries"
-  | "awareness_clients";
+/** The configured limits that refuse or close something. */
+export const LIMITS = [
+  "message_rate",
+  "message_size",
+  "connections_per_ip",
+  "connections_per_minute",
+  "auth_timeout",
+  "send_buffer",
+  "socket_documents",
+  "user_documents",
+  "document_size",
+  "pending_bytes",
+  "nesting_depth",
+  "changed_types",
+  "awareness_entries",
+  "awareness_clients",
+] as const;
+export type LimitName = (typeof LIMITS)[number];
 
 /** Why a token was refused (a token reason, or a refusal without one). */
+export const AUTH_FAILURE_REASONS = [
+  "token-missing",
+  "token-malformed",
+  "token-signature-invalid",
+  "token-expired",
+  "token-lifetime-too-long",
+  "token-claims-invalid",
+  "no-access",
+  "permission-denied",
+] as const satisfies readonly (TokenError["reason"] | "permission-denied")[];
 export type AuthFailureReason = TokenError["reason"] | "permission-denied";
 
 /** What the gauges read at scrape time. */
@@ -104,10 +112,11 @@ export class Metrics {
     "tandem_stored_bytes_total",
     "Bytes of client updates stored durably and acknowledged",
   );
-  private readonly updatesRefused = this.counter(
+  private readonly updatesRefused = this.labelled(
     "tandem_updates_refused_total",
     "Client updates refused (neither applied nor stored), by reason",
-    ["reason"],
+    "reason",
+    REFUSAL_REASONS,
   );
   private readonly ackLatency = this.histogram(
     "tandem_ack_latency_seconds",
@@ -139,10 +148,11 @@ export class Metrics {
     "Time to load a document from the store into memory",
     SLOW_BUCKETS,
   );
-  private readonly compactions = this.counter(
+  private readonly compactions = this.labelled(
     "tandem_compactions_total",
     "Compactions of a document's log into its state, by outcome (ok, failed)",
-    ["outcome"],
+    "outcome",
+    ["ok", "failed"],
   );
   private readonly compactionTime = this.histogram(
     "tandem_compaction_seconds",
@@ -157,20 +167,22 @@ export class Metrics {
     "tandem_compaction_bytes_after_total",
     "Stored bytes (state plus log) of compacted documents after their compaction",
   );
-  private readonly closeCodes = this.counter(
+  private readonly closeCodes = this.labelled(
     "tandem_close_codes_total",
     "WebSocket close frames the server sent, by close code",
-    ["code"],
+    "code",
   );
-  private readonly authFailures = this.counter(
+  private readonly authFailures = this.labelled(
     "tandem_auth_failures_total",
     "Tokens refused when opening a document or refreshing a token, by reason",
-    ["reason"],
+    "reason",
+    AUTH_FAILURE_REASONS,
   );
-  private readonly limitHits = this.counter(
+  private readonly limitHits = this.labelled(
     "tandem_limit_hits_total",
     "Times a configured limit refused or closed something, by limit",
-    ["limit"],
+    "limit",
+    LIMITS,
   );
   private readonly awarenessRelayed = this.counter(
     "tandem_awareness_relayed_total",
@@ -267,12 +279,26 @@ export class Metrics {
     this.awarenessRelayed.inc();
   }
 
-  private counter(name: string, help: string, labelNames: string[] = []): Counter {
-    return new Counter({ name, help, labelNames, registers: [this.registry] });
+  /** A counter on a path every update takes. */
+  private counter(name: string, help: string): FastCounter {
+    return new FastCounter(this.registry, name, help);
   }
 
-  private histogram(name: string, help: string, buckets: number[]): Histogram {
-    return new Histogram({ name, help, buckets, registers: [this.registry] });
+  /** A counter with one label, for events that are rare (refusals, failures, closes). */
+  private labelled(
+    name: string,
+    help: string,
+    label: string,
+    known: readonly string[] = [],
+  ): Counter {
+    const counter = new Counter({ name, help, labelNames: [label], registers: [this.registry] });
+    // Known values start at 0, so a rate over the first occurrence is not lost.
+    for (const value of known) counter.inc({ [label]: value }, 0);
+    return counter;
+  }
+
+  private histogram(name: string, help: string, buckets: number[]): FastHistogram {
+    return new FastHistogram(this.registry, name, help, buckets);
   }
 
   private gauge(name: string, help: string, read: (sources: GaugeSources) => number): Metric {
