@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { CloseCode } from "@tandem/protocol";
-import { mintToken } from "@tandem/server";
+import { mintToken, resolveConfig } from "@tandem/server";
 import {
   authFrame,
   connectClient,
@@ -104,6 +104,8 @@ describe("Prometheus metrics", () => {
       jwtSecret: SECRET,
       maxDocumentSize: 2048,
       maxMessageSize: 8192,
+      // Only the compaction the test asks for.
+      compactWhenQuiet: 0,
     });
     const writer = await token("ada", { "metrics-doc-*": "write" });
     const start = await scrape();
@@ -241,6 +243,18 @@ describe("Prometheus metrics", () => {
     expect(value(samples, "tandem_documents")).toBe(1);
     expect((await fetch(`${server.httpUrl}/metrics`)).status).toBe(404);
     expect((await fetch(`${server.httpUrl}/healthz`)).status).toBe(200);
+  });
+
+  it("refuses --metrics-host without --metrics-port, and --metrics-port on the main port", () => {
+    const resolve = (...argv: string[]) => resolveConfig({ argv, env: {} });
+    expect(() => resolve("--metrics-host", "10.0.0.1")).toThrow(
+      /--metrics-host needs --metrics-port/,
+    );
+    expect(() => resolve("--port", "9000", "--metrics-port", "9000")).toThrow(
+      /--metrics-port 9000 is the main port/,
+    );
+    const config = resolve("--metrics-port", "9464", "--metrics-host", "::1", "--no-metrics");
+    expect(config).toMatchObject({ metrics: false, metricsPort: 9464, metricsHost: "::1" });
   });
 
   it("is off with --no-metrics", async () => {
