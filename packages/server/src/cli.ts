@@ -115,7 +115,13 @@ async function serve(config: ServerConfig, logger: Logger): Promise<number> {
     return 1;
   }
   logger.info(
-    { url: server.url, http: server.httpUrl, data: config.data, fsync: config.fsync },
+    {
+      url: server.url,
+      http: server.httpUrl,
+      metrics: server.metricsUrl,
+      data: config.data,
+      fsync: config.fsync,
+    },
     `listening on ${server.url}`,
   );
   if (config.staticDir)

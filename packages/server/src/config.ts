@@ -340,6 +340,26 @@ export const SETTINGS = {
     default: "auto" as (typeof LOG_FORMATS)[number],
     schema: z.enum(LOG_FORMATS),
   }),
+  metrics: setting({
+    description: "Serve Prometheus metrics at GET /metrics (--no-metrics: off)",
+    accepted: "true or false",
+    default: true,
+    schema: boolean,
+    isSwitch: true,
+  }),
+  metricsPort: setting({
+    description:
+      "Serve /metrics on this port of its own instead of the main port, which then answers 404 (0: on the main port)",
+    accepted: "an integer from 0 to 65535",
+    default: 0,
+    schema: integer(0, 65535),
+  }),
+  metricsHost: setting({
+    description: "Address the --metrics-port listens on (empty: the same as --host)",
+    accepted: "a host name or IP address, or empty",
+    default: "",
+    schema: optionalString,
+  }),
 };
 
 export type SettingName = keyof typeof SETTINGS;
@@ -511,6 +531,16 @@ export function checkConfig(config: ServerConfig): void {
   }
   if ((config.tlsCert === "") !== (config.tlsKey === "")) {
     throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  }
+  if (config.metricsHost !== "" && config.metricsPort === 0) {
+    throw new ConfigError(
+      "--metrics-host needs --metrics-port: without a port of its own, /metrics is on the main port and address",
+    );
+  }
+  if (config.metricsPort !== 0 && config.metricsPort === config.port) {
+    throw new ConfigError(
+      `--metrics-port ${config.metricsPort} is the main port: give another one, or 0 to serve /metrics on the main port`,
+    );
   }
 }
 

@@ -13,13 +13,15 @@ import { DocumentLimits } from "./extensions/document-limits.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
 import { guardHooks } from "./extensions/guard-hooks.ts";
+import { MetricsHooks } from "./extensions/metrics.ts";
 import { PresenceGuard } from "./extensions/presence-guard.ts";
 import { RemotePresence } from "./extensions/remote-presence.ts";
 import { RemoteUpdates } from "./extensions/remote-updates.ts";
 import { UpdateGuard } from "./extensions/update-guard.ts";
-import { handleHttp, healthRoutes, type Route } from "./http/routes.ts";
+import { handleHttp, healthRoutes, metricsRoute, type Route } from "./http/routes.ts";
 import { staticFiles } from "./http/static-files.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { Metrics } from "./metrics/registry.ts";
 import type { CompactionResult, DocumentStore } from "./store/document-store.ts";
 import { LevelDocumentStore } from "./store/leveldb-store.ts";
 import { UnsafeEngineError } from "./store/redis-postgres/engine-checks.ts";
@@ -43,6 +45,8 @@ export interface TandemServer {
   readonly port: number;
   readonly hocuspocus: Hocuspocus;
   readonly store: DocumentStore;
+  /** Where Prometheus scrapes (http://host:port/metrics); null with --no-metrics. */
+  readonly metricsUrl: string | null;
   /** Stops accepting, closes every socket (clients reconnect), finishes writes, closes the store. */
   stop(): Promise<void>;
 }
@@ -52,7 +56,11 @@ export interface TandemServer {
  * set (several instances share documents), else LevelDB under --data. Nothing else in the server
  * knows which one it got.
  */
-export async function openStore(config: ServerConfig, logger: Logger): Promise<DocumentStore> {
+export async function openStore(
+  config: ServerConfig,
+  logger: Logger,
+  metrics: Metrics | null = null,
+): Promise<DocumentStore> {
   const log = logger.child({ component: "store" });
   const compaction = {
     minUpdates: config.compactAfterUpdates,
@@ -62,12 +70,24 @@ export async function openStore(config: ServerConfig, logger: Logger): Promise<D
   };
   const events = {
     compactionStarted: (name: string) => log.debug({ document: name }, "compaction started"),
-    compacted: (result: CompactionResult, ms: number) =>
-      log.debug({ ...result, ms: Math.round(ms) }, "compaction finished"),
-    compactionFailed: (name: string, err: unknown) =>
-      log.error({ err, document: name }, "compaction failed"),
+    compacted: (result: CompactionResult, ms: number) => {
+      metrics?.compacted(result, ms);
+      log.debug({ ...result, ms: Math.round(ms) }, "compaction finished");
+    },
+    compactionFailed: (name: string, err: unknown) => {
+      metrics?.compactionFailed();
+      log.error({ err, document: name }, "compaction failed");
+    },
     loadFailedEntries: (name: string, failed: number) =>
       log.error({ document: name, failed }, "skipped stored updates that fail to apply"),
+    // Append latency and batch sizes, from a store that reports them (LevelDB does).
+    ...(metrics
+      ? {
+          appended: (ms: number) => metrics.appended(ms),
+          batchWritten: (writes: number, bytes: number, ms: number) =>
+            metrics.batchWritten(writes, bytes, ms),
+        }
+      : {}),
   };
   if (config.redisUrl !== "") {
     try {
@@ -135,7 +155,8 @@ export async function startServer(
   // Read keys and certificates before anything opens, so a bad file is a config error.
   const verifier = config.auth === "jwt" ? createTokenVerifier(config) : null;
   const tls = config.tlsCert ? readTls(config) : null;
-  const store = options.store ?? (await openStore(config, logger));
+  const metrics = config.metrics ? new Metrics() : null;
+  const store = options.store ?? (await openStore(config, logger, metrics));
   let stopping: Promise<void> | null = null;
 
   const authenticated = new AuthenticatedSockets();
@@ -149,23 +170,30 @@ export async function startServer(
     perUser: config.maxUserDocuments,
     userOf: verifier ? userOfVerifiedToken : () => null,
     logger,
+    metrics,
   });
+  const durability = new Durability(store, logger, metrics);
   const extensions: Extension[] = [
+    ...(metrics
+      ? [new MetricsHooks({ metrics, updateArrived: (c) => durability.updateArrived(c) })]
+      : []),
     new Authentication({
       verifier,
       tokenGraceMs: config.tokenGrace,
       maxTokenLifetimeMs: config.maxTokenLifetime,
       logger,
+      metrics,
     }),
     new PresenceGuard({
       showViewers: config.showViewers,
       maxClientsPerMessage: config.maxAwarenessClientsPerMessage,
       maxClientsPerConnection: config.maxAwarenessClientsPerConnection,
       logger,
+      metrics,
     }),
-    new DocumentSizeLimit(store, config.maxDocumentSize, logger),
-    new UpdateGuard({ ...updateLimits, maxPendingBytes: config.maxPendingBytes, logger }),
-    new Durability(store, logger),
+    new DocumentSizeLimit(store, config.maxDocumentSize, logger, metrics),
+    new UpdateGuard({ ...updateLimits, maxPendingBytes: config.maxPendingBytes, logger, metrics }),
+    durability,
     new RemoteUpdates(store, logger),
     new RemotePresence(store),
     authenticated,
@@ -202,27 +230,43 @@ export async function startServer(
     updateLimits,
     maxBufferedBytes: config.maxBufferedBytes,
     documentLimits,
+    metrics,
   });
+  metrics?.observe({
+    sockets: () => gateway.openSockets,
+    authenticatedSockets: () => authenticatedSockets(hocuspocus),
+    documentConnections: () => documentConnections(hocuspocus),
+    documents: () => hocuspocus.getDocumentsCount(),
+    storeReady: () => store.status.ready,
+  });
+  // /metrics on the main port, or on a port of its own (--metrics-port) that need not be public.
+  const metricsOnMainPort = metrics !== null && config.metricsPort === 0;
 
   const handler = handleHttp([
     healthRoutes({
       ready: () =>
         stopping === null ? store.status : { ready: false, reason: "the server is shutting down" },
     }),
+    ...(metrics && metricsOnMainPort ? [metricsRoute(metrics)] : []),
     ...(options.routes ?? []),
     ...(config.staticDir ? [staticFiles(config.staticDir)] : []),
   ]);
   const http: HttpServer = tls ? createTlsServer(tls, handler) : createServer(handler);
   http.on("upgrade", gateway.handleUpgrade);
 
+  const metricsHttp =
+    metrics && !metricsOnMainPort ? createServer(handleHttp([metricsRoute(metrics)])) : null;
+
   try {
-    await new Promise<void>((resolveListen, rejectListen) => {
-      http.once("error", rejectListen);
-      http.listen(config.port, config.host, () => {
-        http.off("error", rejectListen);
-        resolveListen();
-      });
-    });
+    await listen(http, config.port, config.host);
+    if (metricsHttp) {
+      await listen(metricsHttp, config.metricsPort, config.metricsHost || config.host).catch(
+        async (error: unknown) => {
+          await new Promise((r) => http.close(r));
+          throw error;
+        },
+      );
+    }
   } catch (error) {
     await store.close();
     throw error;
@@ -230,15 +274,28 @@ export async function startServer(
   const { port } = http.address() as AddressInfo;
   const host = config.host.includes(":") ? `[${config.host}]` : config.host;
   const secure = tls ? "s" : "";
+  let metricsUrl: string | null = null;
+  if (metricsHttp) {
+    const at = metricsHttp.address() as AddressInfo;
+    const metricsHost = config.metricsHost || config.host;
+    metricsUrl = `http://${metricsHost.includes(":") ? `[${metricsHost}]` : metricsHost}:${at.port}/metrics`;
+  } else if (metrics) {
+    metricsUrl = `http${secure}://${host}:${port}/metrics`;
+  }
 
   const stop = async (): Promise<void> => {
     const closed = new Promise<void>((r) => http.close(() => r()));
+    const metricsClosed = new Promise<void>((r) =>
+      metricsHttp ? metricsHttp.close(() => r()) : r(),
+    );
+    metricsHttp?.closeAllConnections();
     http.closeIdleConnections();
     await gateway.closeAll(Math.max(100, config.shutdownTimeout / 4));
     await documentsUnloaded(hocuspocus, config.shutdownTimeout / 2);
     await store.close();
     http.closeAllConnections();
     await closed;
+    await metricsClosed;
   };
 
   return {
@@ -247,11 +304,37 @@ export async function startServer(
     port,
     hocuspocus,
     store,
+    metricsUrl,
     stop: () => {
       stopping ??= stop();
       return stopping;
     },
   };
+}
+
+function listen(server: HttpServer, port: number, host: string): Promise<void> {
+  return new Promise<void>((resolveListen, rejectListen) => {
+    server.once("error", rejectListen);
+    server.listen(port, host, () => {
+      server.off("error", rejectListen);
+      resolveListen();
+    });
+  });
+}
+
+/** Sockets with at least one open document connection (each was authenticated). */
+function authenticatedSockets(hocuspocus: Hocuspocus): number {
+  const sockets = new Set<string>();
+  for (const document of hocuspocus.documents.values()) {
+    for (const connection of document.getConnections()) sockets.add(connection.socketId);
+  }
+  return sockets.size;
+}
+
+function documentConnections(hocuspocus: Hocuspocus): number {
+  let count = 0;
+  for (const document of hocuspocus.documents.values()) count += document.getConnectionsCount();
+  return count;
 }
 
 /**

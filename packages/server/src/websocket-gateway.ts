@@ -10,6 +10,7 @@ import { ConnectionLimiter } from "./limits/connection-limiter.ts";
 import { SendBuffer } from "./limits/send-buffer.ts";
 import { TokenBucket } from "./limits/token-bucket.ts";
 import type { Logger } from "./logger.ts";
+import type { Metrics } from "./metrics/registry.ts";
 import { frameAddressProblem } from "./protocol/document-name.ts";
 import { screenFrame, type UpdateLimits } from "./protocol/frame-screen.ts";
 import { SyncCoalescer } from "./protocol/sync-coalescer.ts";
@@ -46,6 +47,8 @@ export interface GatewayOptions {
   maxBufferedBytes: number;
   /** Told when a socket closes, to free the document slots it held. */
   documentLimits: Pick<DocumentLimits, "socketClosed">;
+  /** Counts limit hits and the close codes sent; null when metrics are off. */
+  metrics?: Metrics | null;
 }
 
 /**
@@ -91,6 +94,7 @@ export class WebSocketGateway {
     }
     const admission = this.limiter.admit(address);
     if (!admission.admitted) {
+      this.options.metrics?.limitHit(admission.limit);
       log.warn({ reason: admission.reason }, "upgrade refused: connection limit");
       refuseUpgrade(socket, 429, "Too Many Requests");
       return;
@@ -117,12 +121,17 @@ export class WebSocketGateway {
     return isOwnOrigin(origin, host, port());
   }
 
+  /** Open WebSockets. */
+  get openSockets(): number {
+    return this.wss.clients.size;
+  }
+
   private accept(ws: WebSocket, request: IncomingMessage, log: Logger): void {
-    const { messageRate, messageBurst, authTimeoutMs, maxBufferedBytes } = this.options;
+    const { messageRate, messageBurst, authTimeoutMs, maxBufferedBytes, metrics } = this.options;
     const rate = messageRate > 0 ? new TokenBucket(messageRate, messageBurst) : null;
     const close = (code: number, reason: string, message: string) => {
       log.warn({ code, reason }, message);
-      ws.close(code, reason);
+      outbox.close(code, reason);
     };
     const coalescer = new SyncCoalescer();
     // A stock y-websocket client (ws://HOST:PORT/y-websocket/<name>): its frames are translated
@@ -130,9 +139,11 @@ export class WebSocketGateway {
     const yDocument = yWebsocketDocument(request.url);
     const dialect = yDocument === null ? null : new YWebsocketDialect(yDocument);
     // Hocuspocus sends through the buffer, never to ws directly (connection.webSocket is it).
+    // Every close the server makes goes through the outbox (Hocuspocus's too), and is counted.
     const outbox = new SendBuffer(dialect ? translatingSocket(ws, dialect) : ws, {
       maxBufferedBytes,
       observe: (message) => coalescer.sent(message),
+      ...(metrics ? { closing: (code: number) => metrics.closeSent(code) } : {}),
       onOverflow: (unsentBytes) => {
         const code = CloseCode.SendBufferFull;
         const reason = "send buffer full";
@@ -140,7 +151,8 @@ export class WebSocketGateway {
           { code, reason, unsentBytes, max: maxBufferedBytes },
           "closing a socket that does not read what it is sent",
         );
-        ws.close(code, reason);
+        metrics?.limitHit("send_buffer");
+        outbox.close(code, reason);
         // The close frame waits behind the unread data (ws destroys the socket after 30 s if it
         // is never read): let go of the documents now instead of answering more requests.
         release(code, reason);
@@ -163,6 +175,7 @@ export class WebSocketGateway {
     }
     const deadline = setTimeout(() => {
       if (!this.options.authenticated.has(outbox)) {
+        metrics?.limitHit("auth_timeout");
         close(
           CloseCode.Timeout,
           "authentication timeout",
@@ -175,6 +188,7 @@ export class WebSocketGateway {
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (ws.readyState !== ws.OPEN) return;
       if (rate && !rate.take()) {
+        metrics?.limitHit("message_rate");
         close(
           CloseCode.PolicyViolation,
           "message rate exceeded",
@@ -215,7 +229,13 @@ export class WebSocketGateway {
     });
     ws.on("close", (code: number, reason: Buffer) => release(code, reason.toString()));
     ws.on("error", (error: Error) => {
-      // ws reports protocol violations (including too large messages) here, then closes.
+      // ws reports protocol violations (including too large messages) here, having closed the
+      // socket itself with the code it carries.
+      const code = statusCodeOf(error);
+      if (metrics && code !== null) {
+        metrics.closeSent(code);
+        if (code === CloseCode.MessageTooBig) metrics.limitHit("message_size");
+      }
       log.warn({ err: error }, "websocket error");
     });
   }
@@ -229,6 +249,7 @@ export class WebSocketGateway {
         new Promise<void>((resolve) => {
           if (ws.readyState === ws.CLOSED) return resolve();
           ws.once("close", () => resolve());
+          if (ws.readyState === ws.OPEN) this.options.metrics?.closeSent(CloseCode.ServiceRestart);
           ws.close(CloseCode.ServiceRestart, "server shutting down");
         }),
     );
@@ -266,6 +287,19 @@ export function isOwnOrigin(origin: string, host: string | undefined, port: numb
   const hostname = url.hostname.toLowerCase();
   if (LOOPBACK_HOSTS.test(hostname) && originPort === port) return true;
   return IP_LITERAL.test(hostname) && host !== undefined && url.host === host.toLowerCase();
+}
+
+/**
+ * The close code ws sent for an error it found in what the client sent (ws 8 keeps it under a
+ * symbol described "status-code"); null for other errors (a reset connection).
+ */
+function statusCodeOf(error: Error): number | null {
+  for (const symbol of Object.getOwnPropertySymbols(error)) {
+    if (symbol.description !== "status-code") continue;
+    const code = (error as unknown as Record<symbol, unknown>)[symbol];
+    return typeof code === "number" ? code : null;
+  }
+  return null;
 }
 
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {

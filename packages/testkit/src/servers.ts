@@ -40,6 +40,7 @@ async function wrap(
     port: server.port,
     hocuspocus: server.hocuspocus,
     store: server.store,
+    metricsUrl: server.metricsUrl,
     stop: () => server.stop(),
     dataDir: config.data,
     restart: async (restartOptions = {}) => {

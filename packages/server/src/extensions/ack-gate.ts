@@ -31,9 +31,17 @@ export type Persist = (connection: Connection, update: Uint8Array) => Promise<vo
 export type Durable = (connection: Connection) => Promise<void>;
 export type OnPersistFailure = (connection: Connection, error: unknown) => void;
 
+/** Told of every acknowledgement sent (metrics). */
+export interface AckObserver {
+  /** Sent `ms` after its update arrived; `bytes` of it were stored (0: nothing new). */
+  acknowledged(ms: number, bytes: number): void;
+}
+
 interface Gate {
   /** The update of the message being handled, taken in beforeSync. */
   staged: Uint8Array | null;
+  /** performance.now() when the message being handled arrived; 0 when not known. */
+  arrivedAt: number;
   /** Settles once the previous acknowledgement has been sent (or dropped). */
   acks: Promise<void>;
   failed: boolean;
@@ -52,7 +60,16 @@ export class AckGate {
     private readonly persist: Persist,
     private readonly durable: Durable,
     private readonly onFailure: OnPersistFailure,
+    private readonly observer: AckObserver | null = null,
   ) {}
+
+  /**
+   * Call from the first beforeSync hook of a SyncStep2 or Update message: its acknowledgement's
+   * latency is measured from here. Only needed with an observer.
+   */
+  arrived(connection: Connection): void {
+    this.gateOf(connection).arrivedAt = performance.now();
+  }
 
   /** Call from beforeSync for a SyncStep2 or Update message that may be applied. */
   stage(connection: Connection, update: Uint8Array): void {
@@ -66,6 +83,7 @@ export class AckGate {
     encoding.writeVarString(encoder, connection.messageAddress);
     const gate: Gate = {
       staged: null,
+      arrivedAt: 0,
       acks: Promise.resolve(),
       failed: false,
       prefixLength: encoding.length(encoder),
@@ -90,19 +108,29 @@ export class AckGate {
   ): void {
     const update = gate.staged;
     gate.staged = null;
+    const arrivedAt = gate.arrivedAt;
+    gate.arrivedAt = 0;
     const applied = message[gate.prefixLength + 1] === 1;
     let durable: Promise<void> | undefined;
+    let storedBytes = 0;
     if (applied) {
-      durable =
-        update && !isEmptyUpdate(update)
-          ? this.persist(connection, update)
-          : this.durable(connection);
+      if (update && !isEmptyUpdate(update)) {
+        durable = this.persist(connection, update);
+        storedBytes = update.byteLength;
+      } else {
+        durable = this.durable(connection);
+      }
     }
+    const observer = this.observer;
     gate.acks = gate.acks
       .then(() => durable)
       .then(
         () => {
-          if (!gate.failed) send(message);
+          if (gate.failed) return;
+          send(message);
+          if (observer && arrivedAt > 0) {
+            observer.acknowledged(performance.now() - arrivedAt, storedBytes);
+          }
         },
         (error: unknown) => {
           // Later acknowledgements must not overtake this one: drop them all. The client keeps

@@ -9,6 +9,7 @@ import { accessFor } from "../auth/permissions.ts";
 import { type TokenClaims, TokenError, type TokenVerifier } from "../auth/tokens.ts";
 import type { Logger } from "../logger.ts";
 import { type LongTimeout, setLongTimeout } from "../long-timeout.ts";
+import type { Metrics } from "../metrics/registry.ts";
 
 /** What a connection's context holds about its user once authenticated. */
 export interface AuthContext {
@@ -25,12 +26,15 @@ export interface AuthenticationOptions {
   /** Tokens valid for longer than this (from now) are refused; 0: no limit. */
   maxTokenLifetimeMs: number;
   logger: Logger;
+  metrics?: Metrics | null;
   now?: () => number;
 }
 
 /** Hocuspocus treats a thrown object with `reason` as permission-denied with that reason. */
+const reasonOf = (error: unknown) =>
+  error instanceof TokenError ? error.reason : "permission-denied";
 const denied = (error: unknown) => {
-  const reason = error instanceof TokenError ? error.reason : "permission-denied";
+  const reason = reasonOf(error);
   return Object.assign(new Error(reason), { reason });
 };
 
@@ -67,6 +71,7 @@ export class Authentication implements Extension {
       connectionConfig.readOnly = this.accessOf(claims, documentName) === "read";
       return { user: { id: claims.sub, name: claims.name }, exp: claims.exp };
     } catch (error) {
+      this.options.metrics?.authFailed(reasonOf(error));
       this.options.logger.info(
         { document: documentName, reason: (error as Error).message },
         "authentication refused",
@@ -95,6 +100,7 @@ export class Authentication implements Extension {
       context.exp = claims.exp;
       this.watchExpiry(connection);
     } catch (error) {
+      this.options.metrics?.authFailed(reasonOf(error));
       this.options.logger.info(
         { document: documentName, user: context.user?.id, reason: (error as Error).message },
         "fresh token refused; closing the document's connection",

@@ -5,6 +5,7 @@ import type {
   onAuthenticatePayload,
 } from "@hocuspocus/server";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics/registry.ts";
 
 export interface DocumentLimitsOptions {
   /** Documents one socket may have open at once (0: no limit). */
@@ -14,6 +15,7 @@ export interface DocumentLimitsOptions {
   /** The user an accepted token belongs to; null when there are no users (--auth none). */
   userOf: (token: string) => string | null;
   logger: Logger;
+  metrics?: Metrics | null;
 }
 
 /** The reasons a refused client gets in Hocuspocus's permission-denied message. */
@@ -64,13 +66,15 @@ export class DocumentLimits implements Extension {
     const socket = this.socketOf(request);
     // The socket closed while this document was authenticating: Hocuspocus will not open it.
     if (socket.closed) return;
-    const { perSocket, perUser, logger } = this.options;
+    const { perSocket, perUser, logger, metrics } = this.options;
     const user = this.options.userOf(token);
     if (perSocket > 0 && socket.slots.size >= perSocket) {
+      metrics?.limitHit("socket_documents");
       logger.warn({ document: documentName, user, max: perSocket }, "refused a document: socket");
       throw refusal(TOO_MANY_DOCUMENTS);
     }
     if (user !== null && perUser > 0 && (this.users.get(user) ?? 0) >= perUser) {
+      metrics?.limitHit("user_documents");
       logger.warn({ document: documentName, user, max: perUser }, "refused a document: user");
       throw refusal(TOO_MANY_DOCUMENTS_FOR_USER);
     }

@@ -2,6 +2,7 @@ import type { beforeSyncPayload, Extension } from "@hocuspocus/server";
 import { CloseCode } from "@tandem/protocol";
 import { messageYjsSyncStep2, messageYjsUpdate } from "y-protocols/sync";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics/registry.ts";
 import type { DocumentStore } from "../store/document-store.ts";
 
 /**
@@ -18,6 +19,7 @@ export class DocumentSizeLimit implements Extension {
     private readonly store: DocumentStore,
     private readonly maxBytes: number,
     private readonly logger: Logger,
+    private readonly metrics: Metrics | null = null,
   ) {}
 
   async beforeSync({ connection, type, payload, documentName }: beforeSyncPayload): Promise<void> {
@@ -25,6 +27,8 @@ export class DocumentSizeLimit implements Extension {
     if (connection.readOnly) return;
     const size = await this.store.sizeOf(documentName);
     if (size + payload.byteLength <= this.maxBytes) return;
+    this.metrics?.updateRefused("document_too_large");
+    this.metrics?.limitHit("document_size");
     this.logger.warn(
       { document: documentName, size, update: payload.byteLength, max: this.maxBytes },
       "refused an update that would make the document too large",

@@ -2,6 +2,7 @@ import type {
   afterLoadDocumentPayload,
   afterUnloadDocumentPayload,
   beforeSyncPayload,
+  Connection,
   Document,
   Extension,
   onLoadDocumentPayload,
@@ -10,6 +11,7 @@ import { isTransactionOrigin } from "@hocuspocus/server";
 import { CloseCode } from "@tandem/protocol";
 import { messageYjsSyncStep2, messageYjsUpdate } from "y-protocols/sync";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics/registry.ts";
 import { DamagedDocumentError } from "../store/damaged.ts";
 import type { DocumentStore } from "../store/document-store.ts";
 import { applyStoredDocument } from "../store/merge.ts";
@@ -45,12 +47,19 @@ export class Durability implements Extension {
   constructor(
     private readonly store: DocumentStore,
     private readonly logger: Logger,
+    private readonly metrics: Metrics | null = null,
   ) {
     this.gate = new AckGate(
       (connection, update) => this.store.append(connection.document.name, update),
       (connection) => this.store.durable(connection.document.name),
       (connection, error) => this.dropDocument(connection.document, error),
+      metrics,
     );
+  }
+
+  /** A connection's update arrived (before any extension handled it): see AckGate.arrived. */
+  updateArrived(connection: Connection): void {
+    this.gate.arrived(connection);
   }
 
   private dropDocument(document: Document, error: unknown): void {
@@ -75,15 +84,21 @@ export class Durability implements Extension {
       if (error instanceof DamagedDocumentError) this.refuseDamaged(error);
       throw error;
     }
-    if (!stored) return;
+    if (!stored) {
+      // A new document: the store looked and found nothing, which is a load too.
+      this.metrics?.documentLoaded(performance.now() - started);
+      return;
+    }
     const { applied, failed } = applyStoredDocument(document, stored, LOAD_ORIGIN);
     if (failed > 0) {
       this.refuseDamaged(
         new DamagedDocumentError(documentName, `${failed} stored updates do not apply`),
       );
     }
+    const ms = performance.now() - started;
+    this.metrics?.documentLoaded(ms);
     this.logger.debug(
-      { document: documentName, entries: applied, ms: Math.round(performance.now() - started) },
+      { document: documentName, entries: applied, ms: Math.round(ms) },
       "document loaded",
     );
   }

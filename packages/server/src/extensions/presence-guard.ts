@@ -9,6 +9,7 @@ import {
 } from "@hocuspocus/server";
 import * as decoding from "lib0/decoding";
 import type { Logger } from "../logger.ts";
+import type { Metrics } from "../metrics/registry.ts";
 import type { AuthContext } from "./authentication.ts";
 
 export interface PresenceGuardOptions {
@@ -19,6 +20,7 @@ export interface PresenceGuardOptions {
   /** Client ids one document connection may own; states for more are dropped. */
   maxClientsPerConnection: number;
   logger: Logger;
+  metrics?: Metrics | null;
 }
 
 /** What an awareness message said that the decoded states no longer show. */
@@ -84,6 +86,7 @@ export class PresenceGuard implements Extension {
     this.inbound.delete(connection);
     const { logger, maxClientsPerMessage, showViewers } = this.options;
     if (inbound.entries > maxClientsPerMessage) {
+      this.options.metrics?.limitHit("awareness_entries");
       logger.warn(
         { document: document.name, entries: inbound.entries, max: maxClientsPerMessage },
         "dropped an awareness message with too many entries",
@@ -136,6 +139,7 @@ export class PresenceGuard implements Extension {
       this.owned.set(connection, mine);
     }
     if (mine.size >= this.options.maxClientsPerConnection) {
+      this.options.metrics?.limitHit("awareness_clients");
       this.options.logger.warn(
         { document: document.name, clientId: id, max: this.options.maxClientsPerConnection },
         "dropped an awareness state: the connection owns too many client ids",

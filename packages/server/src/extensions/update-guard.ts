@@ -3,6 +3,7 @@ import { CloseCode } from "@tandem/protocol";
 import { messageYjsSyncStep2, messageYjsUpdate } from "y-protocols/sync";
 import * as Y from "yjs";
 import type { Logger } from "../logger.ts";
+import type { Metrics, RefusalReason } from "../metrics/registry.ts";
 import type { UpdateLimits } from "../protocol/frame-screen.ts";
 import {
   analyzeStructure,
@@ -21,7 +22,25 @@ export interface UpdateGuardOptions extends UpdateLimits {
    */
   maxPendingBytes: number;
   logger: Logger;
+  metrics?: Metrics | null;
 }
+
+/** A refusal that a limit made (the other refusals are of invalid updates), as metrics name it. */
+type LimitRefusal = Extract<
+  RefusalReason,
+  "pending_dependencies" | "nesting_depth" | "changed_types"
+>;
+
+interface Problem {
+  kind: LimitRefusal;
+  reason: string;
+}
+
+const LIMIT_OF = {
+  pending_dependencies: "pending_bytes",
+  nesting_depth: "nesting_depth",
+  changed_types: "changed_types",
+} as const;
 
 /** Thrown from beforeSync: Hocuspocus then neither applies the update nor acknowledges it. */
 class Refused extends Error {
@@ -77,7 +96,16 @@ export class UpdateGuard implements Extension {
     // Hocuspocus never applies a read-only connection's update.
     if (connection.readOnly) return;
     if (payload.length === 2 && payload[0] === 0 && payload[1] === 0) return;
-    const refuse = (reason: string, detail: Record<string, unknown> = {}): never => {
+    const refuse = (
+      kind: LimitRefusal | "invalid",
+      reason: string,
+      detail: Record<string, unknown> = {},
+    ): never => {
+      const { metrics } = this.options;
+      if (metrics) {
+        metrics.updateRefused(kind);
+        if (kind !== "invalid") metrics.limitHit(LIMIT_OF[kind]);
+      }
       this.options.logger.warn(
         { document: document.name, socketId: connection.socketId, reason, ...detail },
         "refused an update; closing the socket",
@@ -91,10 +119,10 @@ export class UpdateGuard implements Extension {
       refuseSubdocuments: !this.options.allowSubdocuments,
       keepDeletes: true,
     });
-    if (!result.ok) return refuse(result.reason);
+    if (!result.ok) return refuse("invalid", result.reason);
     const { scan } = result;
     const problem = this.checkAgainst(document, scan, payload.length);
-    if (problem) return refuse(problem);
+    if (problem) return refuse(problem.kind, problem.reason);
 
     const pendingBefore = snapshotPending(document);
     try {
@@ -103,30 +131,31 @@ export class UpdateGuard implements Extension {
         connection,
       } satisfies { source: "connection"; connection: Connection });
     } catch (error) {
-      return refuse("update fails to apply", { err: error });
+      return refuse("invalid", "update fails to apply", { err: error });
     }
     const pendingAfter = pendingBytes(document);
     if (pendingAfter > this.options.maxPendingBytes && pendingAfter > pendingBefore.bytes) {
       // Forget what this update added to the pending state; what it integrated stays.
       document.store.pendingStructs = pendingBefore.structs;
       document.store.pendingDs = pendingBefore.ds;
-      return refuse("update depends on state the document does not have", {
-        pendingBytes: pendingAfter,
-      });
+      return refuse("pending_dependencies", PENDING_REASON, { pendingBytes: pendingAfter });
     }
   }
 
   /** The checks that need the document; null when the update may be applied. */
-  private checkAgainst(doc: Y.Doc, scan: UpdateScan, size: number): string | null {
+  private checkAgainst(doc: Y.Doc, scan: UpdateScan, size: number): Problem | null {
     const { maxNestingDepth, maxChangedTypes, maxPendingBytes } = this.options;
     if (hasMissingDependencies(doc, scan) && pendingBytes(doc) + size > maxPendingBytes) {
-      return "update depends on state the document does not have";
+      return { kind: "pending_dependencies", reason: PENDING_REASON };
     }
     const structure = analyzeStructure(scan);
     const types = new TypeResolver(doc, maxNestingDepth);
     for (const { depth, base } of structure.types) {
       if (types.depthOf(base) + depth > maxNestingDepth) {
-        return `update nests shared types deeper than ${maxNestingDepth}`;
+        return {
+          kind: "nesting_depth",
+          reason: `update nests shared types deeper than ${maxNestingDepth}`,
+        };
       }
     }
     // Types created by this update are not "changed" (Yjs fires no events for them).
@@ -135,15 +164,17 @@ export class UpdateGuard implements Extension {
       const type = types.resolve(parent);
       if (type !== null) changed.add(type);
     }
-    if (changed.size > maxChangedTypes) {
-      return `update changes more than ${maxChangedTypes} shared types`;
-    }
-    if (!deletesWithin(doc, scan, changed, maxChangedTypes)) {
-      return `update changes more than ${maxChangedTypes} shared types`;
+    if (changed.size > maxChangedTypes || !deletesWithin(doc, scan, changed, maxChangedTypes)) {
+      return {
+        kind: "changed_types",
+        reason: `update changes more than ${maxChangedTypes} shared types`,
+      };
     }
     return null;
   }
 }
+
+const PENDING_REASON = "update depends on state the document does not have";
 
 /** What Yjs holds pending for a document, in bytes (its own encodings of it). */
 function pendingBytes(doc: Y.Doc): number {

@@ -54,3 +54,33 @@ export function handleHttp(routes: readonly Route[]) {
     sendJson(response, 404, { error: "not found" });
   };
 }
+
+/** The text a scrape answers, and its content type (metrics/registry.ts). */
+export interface MetricsSource {
+  readonly contentType: string;
+  scrape(): Promise<string>;
+}
+
+/** GET /metrics: the Prometheus text exposition. */
+export function metricsRoute(metrics: MetricsSource): Route {
+  return (request, response) => {
+    if (pathOf(request) !== "/metrics") return false;
+    if (request.method !== "GET" && request.method !== "HEAD") {
+      response.setHeader("allow", "GET, HEAD");
+      sendJson(response, 405, { error: "method not allowed" });
+      return true;
+    }
+    metrics.scrape().then(
+      (text) => {
+        response.writeHead(200, {
+          "content-type": metrics.contentType,
+          "content-length": Buffer.byteLength(text),
+          "cache-control": "no-store",
+        });
+        response.end(request.method === "HEAD" ? undefined : text);
+      },
+      () => sendJson(response, 500, { error: "metrics unavailable" }),
+    );
+    return true;
+  };
+}

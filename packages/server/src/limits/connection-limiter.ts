@@ -14,7 +14,7 @@ interface AddressState {
 
 export type Admission =
   | { admitted: true; release: () => void }
-  | { admitted: false; reason: string };
+  | { admitted: false; limit: "connections_per_ip" | "connections_per_minute"; reason: string };
 
 /** Per-address limits on open and new sockets. */
 export class ConnectionLimiter {
@@ -36,11 +36,16 @@ export class ConnectionLimiter {
       this.addresses.set(address, state);
     }
     if (maxOpen > 0 && state.open >= maxOpen) {
-      return { admitted: false, reason: `more than ${maxOpen} open connections from ${address}` };
+      return {
+        admitted: false,
+        limit: "connections_per_ip",
+        reason: `more than ${maxOpen} open connections from ${address}`,
+      };
     }
     if (state.bucket && !state.bucket.take()) {
       return {
         admitted: false,
+        limit: "connections_per_minute",
         reason: `more than ${perMinute} new connections per minute from ${address}`,
       };
     }

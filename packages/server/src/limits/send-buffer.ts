@@ -15,6 +15,8 @@ export interface SendBufferOptions {
   onOverflow: (unsentBytes: number) => void;
   /** Sees every message sent; may return a function to call once it has been flushed. */
   observe?: (message: Uint8Array) => (() => void) | undefined;
+  /** Told of the close code when the socket is closed while open (metrics). */
+  closing?: (code: number) => void;
 }
 
 /**
@@ -46,6 +48,7 @@ export class SendBuffer implements WebSocketLike {
   }
 
   close(code?: number, reason?: string): void {
+    if (this.ws.readyState === this.ws.OPEN) this.options.closing?.(code ?? 1005);
     this.ws.close(code, reason);
   }
 

@@ -34,12 +34,15 @@ export class BatchWriter {
    * @param afterCommit called after each successful batch
    * @param recover called with the error of a failed write; resolves when the batch may be
    *   written again, rejects when it never will be
+   * @param written told of each batch written: its submissions, its ops, and the ms from its
+   *   first write attempt until it was durable
    */
   constructor(
     private readonly write: (ops: BatchOp[]) => Promise<void>,
     private readonly finalize: () => BatchOp[],
     private readonly afterCommit: () => void,
     private readonly recover: (error: unknown) => Promise<void>,
+    private readonly written?: (submissions: number, ops: readonly BatchOp[], ms: number) => void,
   ) {}
 
   submit(ops: BatchOp[]): Promise<void> {
@@ -75,9 +78,11 @@ export class BatchWriter {
     const ops: BatchOp[] = [];
     for (const submission of batch) for (const op of submission.ops) ops.push(op);
     for (const op of this.finalize()) ops.push(op);
+    const started = this.written ? performance.now() : 0;
     this.flushing = this.writeUntilDurable(ops).then(
       () => {
         this.flushing = null;
+        this.written?.(batch.length, ops, performance.now() - started);
         this.afterCommit();
         for (const submission of batch) submission.resolve();
         if (this.queue.length > 0) this.schedule();

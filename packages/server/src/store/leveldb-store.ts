@@ -32,6 +32,10 @@ export interface StoreEvents {
   compacted?(result: CompactionResult, ms: number): void;
   compactionFailed?(name: string, error: unknown): void;
   loadFailedEntries?(name: string, failed: number): void;
+  /** An append became durable `ms` after it was made (metrics). */
+  appended?(ms: number): void;
+  /** A batch of `writes` (appends, compactions) holding `bytes` of values took `ms` to write. */
+  batchWritten?(writes: number, bytes: number, ms: number): void;
   /** Writes failed and are held until the database is reopened (recovery, leveldb-handle.ts). */
   storage?: RecoveryEvents;
 }
@@ -68,6 +72,13 @@ interface DocumentState {
 
 /** Which rule asked for a compaction: the size thresholds, or a quiet/unloaded/closing document. */
 type CompactionReason = "threshold" | "quiet";
+
+/** Bytes of the values a batch writes (keys and deletions are small). */
+function bytesOf(ops: readonly BatchOp[]): number {
+  let bytes = 0;
+  for (const op of ops) if (op.type === "put") bytes += op.value.byteLength;
+  return bytes;
+}
 
 const settled = (promise: Promise<unknown>): Promise<void> =>
   promise.then(
@@ -112,6 +123,9 @@ export class LevelDocumentStore implements DocumentStore {
       () => this.sealMeta(),
       () => this.afterCommit(),
       (error) => this.handle.recover(error),
+      options.events?.batchWritten
+        ? (writes, ops, ms) => options.events?.batchWritten?.(writes, bytesOf(ops), ms)
+        : undefined,
     );
     const quietMs = options.compaction.quietMs ?? 0;
     if (quietMs > 0) {
@@ -166,10 +180,13 @@ export class LevelDocumentStore implements DocumentStore {
     doc.lastAppendAt = doc.meta.updatedAt;
     doc.unloaded = false;
     this.dirty.add(name);
+    const appended = this.options.events?.appended;
+    const started = appended ? performance.now() : 0;
     const write = this.writer.submit([{ type: "put", key: updateKey(name, seq), value: update }]);
     this.track(doc, write);
     return write.then(() => {
       if (seq > doc.committedSeq) doc.committedSeq = seq;
+      appended?.(performance.now() - started);
     });
   }
 
