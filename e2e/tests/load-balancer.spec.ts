@@ -6,7 +6,7 @@ import {
   placeCaret,
   typeText,
 } from "../support/editor.ts";
-import { test as base, expect, People, type Person } from "../support/fixtures.ts";
+import { test as base, expect, People } from "../support/fixtures.ts";
 import {
   BalancedCluster,
   type Instance,
@@ -42,12 +42,14 @@ test.afterAll(async () => {
 });
 
 /**
- * Opens the document through nginx and waits for the socket; returns the person and the
- * instance their socket landed on (the one with a new open connection).
+ * Opens the document through nginx and waits for the socket; returns the person, the instance
+ * their socket landed on (the one with a new open connection), and the tag nginx's access log
+ * names their sockets with (unique in the file: each test has its own document).
  */
 async function join(people: People, name: string, document: string) {
   const before = cluster.openConnections();
-  const person = await people.join(name, document, { cookies: { [PERSON_COOKIE]: name } });
+  const tag = `${name}@${document}`;
+  const person = await people.join(name, document, { cookies: { [PERSON_COOKIE]: tag } });
   await expect(person.status).toHaveAttribute("data-state", "connected");
   let instance: Instance | undefined;
   await expect
@@ -65,21 +67,21 @@ async function join(people: People, name: string, document: string) {
       { message: `${name}'s socket is open on one instance` },
     )
     .toBeDefined();
-  return { person, instance: instance as Instance };
+  return { person, instance: instance as Instance, tag };
 }
 
 /**
  * The person's sockets that nginx has finished with (it logs a socket once it closes), oldest
  * first, as the upstreams nginx tried for each; waits until there are at least `count`.
  */
-async function socketsInAccessLog(person: Person, count: number): Promise<string[][]> {
+async function socketsInAccessLog(tag: string, count: number): Promise<string[][]> {
   await expect
-    .poll(() => cluster.nginx.socketsOf(person.name).length, {
-      message: `nginx logged ${count} socket(s) of ${person.name}`,
+    .poll(() => cluster.nginx.socketsOf(tag).length, {
+      message: `nginx logged ${count} socket(s) of ${tag}`,
     })
     .toBeGreaterThanOrEqual(count);
-  return cluster.nginx.socketsOf(person.name).map((entry) => {
-    expect(entry.status, `${person.name}'s socket upgraded through nginx`).toBe(101);
+  return cluster.nginx.socketsOf(tag).map((entry) => {
+    expect(entry.status, `${tag}'s socket upgraded through nginx`).toBe(101);
     return entry.upstreams;
   });
 }
@@ -96,8 +98,16 @@ test("the README shows the nginx configuration these tests run", () => {
 test("two people on different instances behind nginx co-edit one paragraph and see each other", async ({
   people,
 }) => {
-  const { person: alice, instance: aliceInstance } = await join(people, "Alice", "lb-co-editing");
-  const { person: bob, instance: bobInstance } = await join(people, "Bob", "lb-co-editing");
+  const {
+    person: alice,
+    instance: aliceInstance,
+    tag: aliceTag,
+  } = await join(people, "Alice", "lb-co-editing");
+  const {
+    person: bob,
+    instance: bobInstance,
+    tag: bobTag,
+  } = await join(people, "Bob", "lb-co-editing");
   expect(bobInstance.name).not.toBe(aliceInstance.name);
 
   await typeText(alice, "Shared paragraph. ");
@@ -137,15 +147,23 @@ test("two people on different instances behind nginx co-edit one paragraph and s
 
   // nginx's own record, once the sockets are closed: one socket each, on those two instances.
   await people.leaveAll();
-  expect(await socketsInAccessLog(alice, 1)).toEqual([[aliceInstance.address]]);
-  expect(await socketsInAccessLog(bob, 1)).toEqual([[bobInstance.address]]);
+  expect(await socketsInAccessLog(aliceTag, 1)).toEqual([[aliceInstance.address]]);
+  expect(await socketsInAccessLog(bobTag, 1)).toEqual([[bobInstance.address]]);
 });
 
 test("an instance killed mid-typing: its user reconnects through nginx to another one, nothing is lost", async ({
   people,
 }) => {
-  const { person: alice, instance: aliceInstance } = await join(people, "Alice", "lb-failover");
-  const { person: bob, instance: bobInstance } = await join(people, "Bob", "lb-failover");
+  const {
+    person: alice,
+    instance: aliceInstance,
+    tag: aliceTag,
+  } = await join(people, "Alice", "lb-failover");
+  const {
+    person: bob,
+    instance: bobInstance,
+    tag: bobTag,
+  } = await join(people, "Bob", "lb-failover");
   expect(bobInstance.name).not.toBe(aliceInstance.name);
   await typeText(alice, "Middle. ");
   await expect.poll(() => documentText(bob.page)).toBe("Middle. ");
@@ -175,10 +193,10 @@ test("an instance killed mid-typing: its user reconnects through nginx to anothe
   await expect(alice.page.locator('[data-testid="caret"][data-user="Bob"]')).toBeVisible();
 
   await people.leaveAll();
-  const [first, ...later] = await socketsInAccessLog(alice, 2);
+  const [first, ...later] = await socketsInAccessLog(aliceTag, 2);
   expect(first).toEqual([aliceInstance.address]);
   // Every later socket landed on a live instance; nginx may have tried the dead one first
   // (connection refused) and moved on within the same request.
   for (const upstreams of later) expect(upstreams.at(-1)).not.toBe(aliceInstance.address);
-  expect(await socketsInAccessLog(bob, 1)).toEqual([[bobInstance.address]]);
+  expect(await socketsInAccessLog(bobTag, 1)).toEqual([[bobInstance.address]]);
 });
