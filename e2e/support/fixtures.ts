@@ -36,6 +36,14 @@ export interface JoinOptions {
   color?: string;
   /** Another browser than the test's (a "fresh browser"). */
   browser?: Browser;
+  /** Cookies for the site, sent with every request the page makes (its WebSocket's too). */
+  cookies?: Record<string, string>;
+}
+
+/** Where people open documents, and whose logs go into a failed test's report. */
+export interface Site {
+  documentUrl(name: string, params?: Record<string, string>): string;
+  logs(): string;
 }
 
 /**
@@ -52,7 +60,7 @@ export class People {
 
   constructor(
     private readonly browser: Browser,
-    private readonly server: TestServer,
+    private readonly server: Site,
   ) {}
 
   /** Opens `document` as `name` in a new browser context and waits for the editor. */
@@ -66,6 +74,17 @@ export class People {
       await context.addInitScript((color) => {
         localStorage.setItem("tandem.user.color", color);
       }, options.color);
+    }
+    if (options.cookies) {
+      const { hostname } = new URL(this.server.documentUrl(document));
+      await context.addCookies(
+        Object.entries(options.cookies).map(([name, value]) => ({
+          name,
+          value,
+          domain: hostname,
+          path: "/",
+        })),
+      );
     }
     const network = options.network ? await Network.control(context) : null;
     context.on("page", (page) => this.listen(name, page));
