@@ -2,11 +2,11 @@ import { join } from "node:path";
 import { PROTOCOLS, type Protocol } from "./adapters/index.ts";
 import { formatContext, formatTable, REPO_ROOT } from "./report.ts";
 import { runBench } from "./runner.ts";
-import { SCENARIOS, type Scenario } from "./scenarios/index.ts";
+import { type AnyScenario, SCENARIOS } from "./scenarios/index.ts";
 import { SERVER_KINDS, SERVER_SPECS, type ServerKind } from "./servers.ts";
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-export const paramFlag = (scenario: Scenario, key: string) => `--${scenario.name}-${kebab(key)}`;
+export const paramFlag = (scenario: AnyScenario, key: string) => `--${scenario.name}-${kebab(key)}`;
 
 function usage(): string {
   const sizes = SCENARIOS.flatMap((s) =>
@@ -118,7 +118,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       "--trace",
       "--out",
     ]);
-    const scenarioFlags = new Map<string, [Scenario, string]>();
+    const scenarioFlags = new Map<string, [AnyScenario, string]>();
     for (const s of SCENARIOS)
       for (const key of Object.keys(s.params)) scenarioFlags.set(paramFlag(s, key), [s, key]);
     for (const flag of flags.keys()) {

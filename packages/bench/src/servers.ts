@@ -245,6 +245,32 @@ export async function readCpuSeconds(pid: number): Promise<number | null> {
   }
 }
 
+/**
+ * CPU seconds of a process group (an engine such as PostgreSQL, one process per connection):
+ * user + system time of every live member, plus the time of the leader's children that already
+ * exited (cutime + cstime), so a backend that ends between two readings still counts.
+ */
+export async function readGroupCpuSeconds(leader: number): Promise<number | null> {
+  let total = 0;
+  let found = false;
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let stat: string;
+    try {
+      stat = await readFile(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // After the ")" that ends the name: state, ppid, pgrp, ... utime (12), stime (13), cutime, cstime.
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(fields[2]) !== leader) continue;
+    found = true;
+    total += Number(fields[11]) + Number(fields[12]);
+    if (Number(entry) === leader) total += Number(fields[13]) + Number(fields[14]);
+  }
+  return found ? total / USER_HZ : null;
+}
+
 /** Bytes the process caused to be written to storage (write_bytes in /proc/PID/io). */
 export async function readWriteBytes(pid: number): Promise<number | null> {
   try {

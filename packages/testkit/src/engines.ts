@@ -24,6 +24,8 @@ export interface Engine {
   readonly port: number;
   readonly dir: string;
   readonly running: boolean;
+  /** The engine's main process (its process group leader), null while it is not running. */
+  readonly pid: number | null;
   /** SIGKILL, as a crash: whatever the engine had not written is gone. */
   kill(): Promise<void>;
   /** Starts the engine again on the same port and data. */
@@ -192,6 +194,10 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisEngin
       const r = current();
       return r !== null && !r.hasExited();
     },
+    get pid() {
+      const r = current();
+      return r === null || r.hasExited() ? null : (r.child.pid ?? null);
+    },
     cli: (...command) =>
       execFileSync("redis-cli", ["-p", String(port), ...command], { encoding: "utf8" }).trim(),
     kill: async () => {
@@ -334,6 +340,10 @@ export async function startPostgres(): Promise<PostgresEngine> {
     get running() {
       const r = current();
       return r !== null && !r.hasExited();
+    },
+    get pid() {
+      const r = current();
+      return r === null || r.hasExited() ? null : (r.child.pid ?? null);
     },
     createDatabase: async (name) => {
       psql(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
