@@ -246,29 +246,43 @@ export async function readCpuSeconds(pid: number): Promise<number | null> {
 }
 
 /**
- * CPU seconds of a process group (an engine such as PostgreSQL, one process per connection):
- * user + system time of every live member, plus the time of the leader's children that already
- * exited (cutime + cstime), so a backend that ends between two readings still counts.
+ * CPU seconds of a process and every process under it (an engine such as PostgreSQL, one
+ * process per connection; PostgreSQL puts each in a session of its own, so not by process
+ * group): user + system time of each live one, plus the time of the root's children that
+ * already exited (cutime + cstime), so a backend that ends between two readings still counts.
  */
-export async function readGroupCpuSeconds(leader: number): Promise<number | null> {
-  let total = 0;
-  let found = false;
+export async function readTreeCpuSeconds(root: number): Promise<number | null> {
+  const processes = new Map<number, { ppid: number; cpu: number; children: number }>();
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    let stat: string;
+    let line: string;
     try {
-      stat = await readFile(`/proc/${entry}/stat`, "utf8");
+      line = await readFile(`/proc/${entry}/stat`, "utf8");
     } catch {
       continue; // exited meanwhile
     }
-    // After the ")" that ends the name: state, ppid, pgrp, ... utime (12), stime (13), cutime, cstime.
-    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(fields[2]) !== leader) continue;
-    found = true;
-    total += Number(fields[11]) + Number(fields[12]);
-    if (Number(entry) === leader) total += Number(fields[13]) + Number(fields[14]);
+    // After the ")" that ends the name: state, ppid, ... utime (11), stime (12), cutime, cstime.
+    const fields = line.slice(line.lastIndexOf(")") + 2).split(" ");
+    processes.set(Number(entry), {
+      ppid: Number(fields[1]),
+      cpu: Number(fields[11]) + Number(fields[12]),
+      children: Number(fields[13]) + Number(fields[14]),
+    });
   }
-  return found ? total / USER_HZ : null;
+  const top = processes.get(root);
+  if (!top) return null;
+  let total = top.cpu + top.children;
+  const under = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, p] of processes) {
+      if (under.has(pid) || !under.has(p.ppid)) continue;
+      under.add(pid);
+      total += p.cpu;
+      grew = true;
+    }
+  }
+  return total / USER_HZ;
 }
 
 /** Bytes the process caused to be written to storage (write_bytes in /proc/PID/io). */

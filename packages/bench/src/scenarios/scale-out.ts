@@ -6,7 +6,7 @@ import {
 } from "@tandem/testkit/engines";
 import type * as Y from "yjs";
 import { adapterFor, type BenchClient } from "../adapters/index.ts";
-import { ManagedServer, readCpuSeconds, readGroupCpuSeconds } from "../servers.ts";
+import { ManagedServer, readCpuSeconds, readTreeCpuSeconds } from "../servers.ts";
 import { Samples } from "../stats.ts";
 import { mustUntil, now, throttle, until } from "../util.ts";
 import { destroyAll, round1, sleepUntil, yieldToIo } from "./common.ts";
@@ -153,7 +153,7 @@ export const scaleOut = defineSelfHosted({
       const engineCpu = () =>
         Promise.all(
           [redis?.pid ?? null, postgres?.pid ?? null].map((pid) =>
-            pid === null ? null : readGroupCpuSeconds(pid),
+            pid === null ? null : readTreeCpuSeconds(pid),
           ),
         );
       const ackedBefore = writers.map((writer) => writer.acked);
