@@ -2,11 +2,11 @@ import { join } from "node:path";
 import { PROTOCOLS, type Protocol } from "./adapters/index.ts";
 import { formatContext, formatTable, REPO_ROOT } from "./report.ts";
 import { runBench } from "./runner.ts";
-import { SCENARIOS, type Scenario } from "./scenarios/index.ts";
+import { type AnyScenario, isSelfHosted, SCENARIOS } from "./scenarios/index.ts";
 import { SERVER_KINDS, SERVER_SPECS, type ServerKind } from "./servers.ts";
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-export const paramFlag = (scenario: Scenario, key: string) => `--${scenario.name}-${kebab(key)}`;
+export const paramFlag = (scenario: AnyScenario, key: string) => `--${scenario.name}-${kebab(key)}`;
 
 function usage(): string {
   const sizes = SCENARIOS.flatMap((s) =>
@@ -118,7 +118,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       "--trace",
       "--out",
     ]);
-    const scenarioFlags = new Map<string, [Scenario, string]>();
+    const scenarioFlags = new Map<string, [AnyScenario, string]>();
     for (const s of SCENARIOS)
       for (const key of Object.keys(s.params)) scenarioFlags.set(paramFlag(s, key), [s, key]);
     for (const flag of flags.keys()) {
@@ -214,9 +214,20 @@ export async function main(argv: readonly string[]): Promise<number> {
     });
     const first = outcome.summaries[0];
     if (first) process.stdout.write(`\n${formatContext(first.machine, first.versions)}\n`);
-    process.stdout.write(
-      `Servers: ${(url ? [`external ${url} (${protocol})`] : servers.map((k) => `${SERVER_SPECS[k].label} = ${SERVER_SPECS[k].description}`)).join("; ")}\n`,
-    );
+    const driving = scenarios.some((s) => !isSelfHosted(s));
+    const selfHosted = url ? [] : scenarios.filter(isSelfHosted);
+    const described = [
+      ...(!driving
+        ? []
+        : url
+          ? [`external ${url} (${protocol})`]
+          : servers.map((k) => `${SERVER_SPECS[k].label} = ${SERVER_SPECS[k].description}`)),
+      ...selfHosted.map(
+        (s) =>
+          `${s.name}: its own Tandem instances (serve --redis-url --postgres-url) on a fresh redis-server and PostgreSQL per column`,
+      ),
+    ];
+    process.stdout.write(`Servers: ${described.join("; ")}\n`);
     if (outcome.file) process.stdout.write(`Results: ${outcome.file}\n`);
     const failed = outcome.runs.some((r) => r.error !== undefined);
     return failed ? 1 : 0;

@@ -3,7 +3,7 @@ import { appendFileSync, mkdirSync, readFileSync } from "node:fs";
 import { cpus, release, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import type { MetricSpec, Scenario } from "./scenarios/index.ts";
+import type { AnyScenario, MetricSpec } from "./scenarios/index.ts";
 import { median } from "./stats.ts";
 
 const BENCH_DIR = fileURLToPath(new URL("..", import.meta.url));
@@ -124,7 +124,7 @@ export const TANDEM_LABEL = "tandem";
 /** Medians per server and Tandem/baseline ratios, from the runs of one scenario. */
 export function summarize(
   id: string,
-  scenario: Scenario,
+  scenario: AnyScenario,
   records: readonly RunRecord[],
   context: { machine: Machine; versions: Record<string, string> },
 ): SummaryRecord {
@@ -182,7 +182,7 @@ const label = (m: MetricSpec) => (m.unit ? `${m.label} (${m.unit})` : m.label);
 
 /** A Markdown table: one row per metric, one column per server, ratios Tandem / baseline. */
 export function formatTable(
-  scenario: Scenario,
+  scenario: AnyScenario,
   summary: SummaryRecord,
   records: readonly RunRecord[],
 ): string {

@@ -10,13 +10,18 @@ import {
   summarize,
   versions,
 } from "./report.ts";
-import type { Scenario } from "./scenarios/index.ts";
+import {
+  type AnyScenario,
+  isSelfHosted,
+  type Scenario,
+  type SelfHostedScenario,
+} from "./scenarios/index.ts";
 import { type LaunchOptions, SERVER_SPECS, type ServerKind } from "./servers.ts";
 import { externalTarget, startManagedTarget, type Target } from "./target.ts";
 import type { Progress } from "./util.ts";
 
 export interface BenchOptions {
-  scenarios: readonly Scenario[];
+  scenarios: readonly AnyScenario[];
   /** Servers the bench starts itself; ignored when `external` is set. */
   servers: readonly ServerKind[];
   external?: { url: string; protocol: Protocol; pid?: number; dataDir?: string };
@@ -29,7 +34,7 @@ export interface BenchOptions {
   launch: LaunchOptions;
   progress: Progress;
   /** Called with each scenario's summary as soon as it is done. */
-  onSummary?: (scenario: Scenario, summary: SummaryRecord, runs: readonly RunRecord[]) => void;
+  onSummary?: (scenario: AnyScenario, summary: SummaryRecord, runs: readonly RunRecord[]) => void;
   argv?: string[];
 }
 
@@ -79,12 +84,29 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
 
   for (const scenario of options.scenarios) {
     const records: RunRecord[] = [];
-    for (let run = 1; run <= options.runs; run++) {
-      const order = targets.map((_, i) => targets[(i + run - 1) % targets.length] as TargetSource);
-      for (const source of order) {
-        const record = await runOnce(id, scenario, run, source, options);
-        records.push(record);
-        file?.append(record);
+    if (isSelfHosted(scenario)) {
+      if (external) {
+        options.progress(`${scenario.name} skipped: it starts its own servers, --url has none`);
+        continue;
+      }
+      const variants = scenario.variants(options.params[scenario.name] ?? {});
+      for (let run = 1; run <= options.runs; run++) {
+        for (const [index, label] of variants.entries()) {
+          const record = await runVariant(id, scenario, run, index, label, options);
+          records.push(record);
+          file?.append(record);
+        }
+      }
+    } else {
+      for (let run = 1; run <= options.runs; run++) {
+        const order = targets.map(
+          (_, i) => targets[(i + run - 1) % targets.length] as TargetSource,
+        );
+        for (const source of order) {
+          const record = await runOnce(id, scenario, run, source, options);
+          records.push(record);
+          file?.append(record);
+        }
       }
     }
     const summary = summarize(id, scenario, records, context);
@@ -94,6 +116,70 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
     options.onSummary?.(scenario, summary, records);
   }
   return { file: file?.path ?? null, header, runs: allRuns, summaries };
+}
+
+/** Resolves with `work`, or rejects once the scenario timeout passed. */
+async function bounded<T>(work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    work,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`gave up after ${SCENARIO_TIMEOUT_MS / 60_000} minutes`)),
+        SCENARIO_TIMEOUT_MS,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** One variant of a scenario that starts its own servers; the variant's label is the column. */
+async function runVariant(
+  id: string,
+  scenario: SelfHostedScenario,
+  run: number,
+  variant: number,
+  label: string,
+  options: BenchOptions,
+): Promise<RunRecord> {
+  const params = options.params[scenario.name] ?? {};
+  const startedAt = new Date();
+  const t0 = performance.now();
+  const base = { type: "run" as const, id, scenario: scenario.name, run, params, server: label };
+  options.progress(`${scenario.name} run ${run}/${options.runs}: ${label}`);
+  try {
+    const { complaints, ...result } = await bounded(
+      scenario.runVariant(
+        {
+          params,
+          docPrefix: `bench-${id}-${run}-${variant}-`,
+          launch: options.launch,
+          progress: options.progress,
+        },
+        variant,
+      ),
+    );
+    return {
+      ...base,
+      protocol: "hocuspocus",
+      startedAt: startedAt.toISOString(),
+      durationMs: Math.round(performance.now() - t0),
+      ...result,
+      notes: [...result.notes, ...complaints.slice(-5).map((line) => `server logged: ${line}`)],
+    };
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    options.progress(`${scenario.name} run ${run} failed on ${label}: ${message}`);
+    return {
+      ...base,
+      protocol: "hocuspocus",
+      startedAt: startedAt.toISOString(),
+      durationMs: Math.round(performance.now() - t0),
+      metrics: {},
+      checks: {},
+      notes: [],
+      error: message,
+    };
+  }
 }
 
 async function runOnce(
@@ -113,8 +199,7 @@ async function runOnce(
     options.progress(
       `${scenario.name} run ${run}/${options.runs} on ${target.label} (${target.url})`,
     );
-    let timer: NodeJS.Timeout | undefined;
-    const result = await Promise.race([
+    const result = await bounded(
       scenario.run({
         target,
         params,
@@ -122,13 +207,7 @@ async function runOnce(
         tracePath: options.tracePath,
         progress: options.progress,
       }),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new Error(`gave up after ${SCENARIO_TIMEOUT_MS / 60_000} minutes`)),
-          SCENARIO_TIMEOUT_MS,
-        );
-      }),
-    ]).finally(() => clearTimeout(timer));
+    );
     // What the server itself logged as a warning or error explains odd figures.
     const said = target
       .complaints()

@@ -245,6 +245,46 @@ export async function readCpuSeconds(pid: number): Promise<number | null> {
   }
 }
 
+/**
+ * CPU seconds of a process and every process under it (an engine such as PostgreSQL, one
+ * process per connection; PostgreSQL puts each in a session of its own, so not by process
+ * group): user + system time of each live one, plus the time of the root's children that
+ * already exited (cutime + cstime), so a backend that ends between two readings still counts.
+ */
+export async function readTreeCpuSeconds(root: number): Promise<number | null> {
+  const processes = new Map<number, { ppid: number; cpu: number; children: number }>();
+  for (const entry of await readdir("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    let line: string;
+    try {
+      line = await readFile(`/proc/${entry}/stat`, "utf8");
+    } catch {
+      continue; // exited meanwhile
+    }
+    // After the ")" that ends the name: state, ppid, ... utime (11), stime (12), cutime, cstime.
+    const fields = line.slice(line.lastIndexOf(")") + 2).split(" ");
+    processes.set(Number(entry), {
+      ppid: Number(fields[1]),
+      cpu: Number(fields[11]) + Number(fields[12]),
+      children: Number(fields[13]) + Number(fields[14]),
+    });
+  }
+  const top = processes.get(root);
+  if (!top) return null;
+  let total = top.cpu + top.children;
+  const under = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, p] of processes) {
+      if (under.has(pid) || !under.has(p.ppid)) continue;
+      under.add(pid);
+      total += p.cpu;
+      grew = true;
+    }
+  }
+  return total / USER_HZ;
+}
+
 /** Bytes the process caused to be written to storage (write_bytes in /proc/PID/io). */
 export async function readWriteBytes(pid: number): Promise<number | null> {
   try {

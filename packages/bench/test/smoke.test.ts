@@ -3,11 +3,12 @@ import { tempDir } from "@tandem/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BenchRecord, RunRecord, SummaryRecord } from "../src/report.ts";
 import { type BenchOutcome, runBench } from "../src/runner.ts";
-import { SCENARIOS, sizesOf } from "../src/scenarios/index.ts";
+import { isSelfHosted, SCENARIOS, sizesOf } from "../src/scenarios/index.ts";
 
 /**
  * Every scenario once, at its tiny size, against Tandem and the reference y-websocket server (so
- * both protocol adapters run), each in its own process. Asserts outcomes only, never timings:
+ * both protocol adapters run), each in its own process; scale-out starts its own Tandem cluster
+ * (1 and 2 instances on a real Redis and PostgreSQL). Asserts outcomes only, never timings:
  * the machine running the tests may be slow or busy.
  */
 describe("bench smoke test: every scenario at a tiny size", () => {
@@ -33,7 +34,7 @@ describe("bench smoke test: every scenario at a tiny size", () => {
       .trim()
       .split("\n")
       .map((line) => JSON.parse(line) as BenchRecord);
-  }, 120_000);
+  }, 180_000);
 
   afterAll(async () => {
     await dir?.remove();
@@ -49,9 +50,14 @@ describe("bench smoke test: every scenario at a tiny size", () => {
     expect(lines[0]?.type).toBe("header");
     const runs = lines.filter((l): l is RunRecord => l.type === "run");
     const summaries = lines.filter((l): l is SummaryRecord => l.type === "summary");
-    expect(runs).toHaveLength(SCENARIOS.length * servers.length);
+    const driving = SCENARIOS.filter((s) => !isSelfHosted(s));
+    expect(runs).toHaveLength(driving.length * servers.length + 2);
     expect(summaries.map((s) => s.scenario)).toEqual(SCENARIOS.map((s) => s.name));
     for (const summary of summaries) {
+      if (summary.scenario === "scale-out") {
+        expect(Object.keys(summary.medians)).toEqual(["1 instance", "2 instances"]);
+        continue;
+      }
       expect(Object.keys(summary.medians).sort()).toEqual(["tandem", "y-websocket"]);
       expect(summary.ratios["y-websocket"]).toBeDefined();
       expect(summary.machine.cores).toBeGreaterThan(0);
@@ -108,6 +114,18 @@ describe("bench smoke test: every scenario at a tiny size", () => {
     const baseline = run("crash", "y-websocket");
     expect(baseline.metrics.acked).toBeNull();
     expect(baseline.metrics.seen_lost).toEqual(expect.any(Number));
+  });
+
+  it("scale-out: every update reaches the reader on another instance, acknowledged, converged", () => {
+    for (const variant of ["1 instance", "2 instances"]) {
+      const r = run("scale-out", variant);
+      expect(r.checks).toEqual({ all_delivered: true, all_acknowledged: true, converged: true });
+      expect(r.metrics.applied_per_s).toBeGreaterThan(0);
+      expect(r.metrics.instance1_cpu_pct).toEqual(expect.any(Number));
+      expect(r.metrics.redis_cpu_pct).toEqual(expect.any(Number));
+      expect(r.metrics.postgres_cpu_pct).toEqual(expect.any(Number));
+    }
+    expect(run("scale-out", "2 instances").metrics.instance2_cpu_pct).toEqual(expect.any(Number));
   });
 
   it("presence delivers every cursor move and reads the server's CPU", () => {

@@ -3,6 +3,7 @@ import { routeConsoleToLogger } from "./console-to-logger.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { CHECK_USAGE, checkCommand } from "./maintenance/check.ts";
 import { IMPORT_PEER_USAGE, importPeerCommand } from "./maintenance/import-peer.ts";
+import { MIGRATE_USAGE, migrateCommand } from "./maintenance/migrate.ts";
 import { REPAIR_USAGE, repairCommand } from "./maintenance/repair.ts";
 import { startServer } from "./server.ts";
 import { TOKEN_USAGE, tokenCommand } from "./token-command.ts";
@@ -15,6 +16,7 @@ Commands:
   check      Verify every document of a stopped server's data directory (tandem check --help)
   repair     Salvage a damaged data directory into a new one (tandem repair --help)
   import     Bring documents over from another Yjs server (tandem import --help)
+  migrate    Copy every document between a data directory and Redis + PostgreSQL (tandem migrate --help)
   help       Show this help
 
 Options of serve (flag > environment > config file > default):
@@ -33,9 +35,10 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === "check") return maintenance(rest, CHECK_USAGE, checkCommand);
   if (command === "repair") return maintenance(rest, REPAIR_USAGE, repairCommand);
   if (command === "import") return maintenance(rest, IMPORT_PEER_USAGE, importPeerCommand);
+  if (command === "migrate") return maintenance(rest, MIGRATE_USAGE, migrateCommand);
   if (command !== "serve") {
     process.stderr.write(
-      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, check, repair, import, help)\n`,
+      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, check, repair, import, migrate, help)\n`,
     );
     return 2;
   }
@@ -69,9 +72,13 @@ type MaintenanceCommand = (
   argv: readonly string[],
   env: NodeJS.ProcessEnv,
   out: (line: string) => void,
+  progress: (line: string) => void,
 ) => Promise<number>;
 
-/** check and repair: a report on stdout; a directory that cannot be read is one line and 1. */
+/**
+ * check, repair and migrate: a report on stdout, progress of long runs on stderr; a store that
+ * cannot be read is one line and 1.
+ */
 async function maintenance(
   argv: readonly string[],
   usage: string,
@@ -82,7 +89,12 @@ async function maintenance(
     return 0;
   }
   try {
-    return await command(argv, process.env, (line) => process.stdout.write(`${line}\n`));
+    return await command(
+      argv,
+      process.env,
+      (line) => process.stdout.write(`${line}\n`),
+      (line) => process.stderr.write(`${line}\n`),
+    );
   } catch (error) {
     if (error instanceof ConfigError) return configFailure(error);
     process.stderr.write(`tandem: ${(error as Error).message}\n`);

@@ -24,6 +24,8 @@ export interface Engine {
   readonly port: number;
   readonly dir: string;
   readonly running: boolean;
+  /** The engine's main process (its process group leader), null while it is not running. */
+  readonly pid: number | null;
   /** SIGKILL, as a crash: whatever the engine had not written is gone. */
   kill(): Promise<void>;
   /** Stops the engine as its operator would (Redis SIGTERM, PostgreSQL fast shutdown), keeping its data. */
@@ -194,6 +196,10 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisEngin
       const r = current();
       return r !== null && !r.hasExited();
     },
+    get pid() {
+      const r = current();
+      return r === null || r.hasExited() ? null : (r.child.pid ?? null);
+    },
     cli: (...command) =>
       execFileSync("redis-cli", ["-p", String(port), ...command], { encoding: "utf8" }).trim(),
     kill: async () => {
@@ -343,6 +349,10 @@ export async function startPostgres(): Promise<PostgresEngine> {
     get running() {
       const r = current();
       return r !== null && !r.hasExited();
+    },
+    get pid() {
+      const r = current();
+      return r === null || r.hasExited() ? null : (r.child.pid ?? null);
     },
     createDatabase: async (name) => {
       psql(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);

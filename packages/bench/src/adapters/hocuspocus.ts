@@ -43,9 +43,13 @@ export const hocuspocusAdapter: ProtocolAdapter = {
     let connected = false;
     let destroyed = false;
     let disconnects = 0;
+    const ackListeners: ((acked: number) => void)[] = [];
     provider.on("unsyncedChanges", ({ number }: { number: number }) => {
       // Only SyncStatus lowers the count, by one per acknowledged update.
-      if (counting && number < previous) acked += previous - number;
+      if (counting && number < previous) {
+        acked += previous - number;
+        for (const listener of ackListeners) listener(acked);
+      }
       previous = number;
       if (!counting && !countingEnded && connected && provider.isSynced && number === 0) {
         // The first sync's own acknowledgement just arrived; count local edits from here on.
@@ -74,6 +78,9 @@ export const hocuspocusAdapter: ProtocolAdapter = {
       },
       get unacked() {
         return provider.unsyncedChanges;
+      },
+      onAcked(listener) {
+        ackListeners.push(listener);
       },
       get connected() {
         return connected;

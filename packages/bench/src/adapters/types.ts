@@ -27,6 +27,11 @@ export interface BenchClient {
   readonly unacked: number;
   /** Times the connection dropped after the first sync (the provider then reconnects). */
   readonly disconnects: number;
+  /**
+   * Calls `listener` with the new acknowledged count each time it grows (protocols with
+   * acknowledgements only), so latencies are taken when the acknowledgement arrives.
+   */
+  onAcked?(listener: (acked: number) => void): void;
   /** Whether the socket is open right now. */
   readonly connected: boolean;
   destroy(): void;

@@ -3,22 +3,33 @@ import { fanOut } from "./fan-out.ts";
 import { manyDocs } from "./many-docs.ts";
 import { persistence } from "./persistence.ts";
 import { presence } from "./presence.ts";
+import { scaleOut } from "./scale-out.ts";
 import { throughput } from "./throughput.ts";
-import type { Scenario } from "./types.ts";
+import type { AnyScenario } from "./types.ts";
 
-export type { MetricSpec, ParamSpec, Scenario, ScenarioContext, ScenarioResult } from "./types.ts";
+export {
+  type AnyScenario,
+  isSelfHosted,
+  type MetricSpec,
+  type ParamSpec,
+  type Scenario,
+  type ScenarioContext,
+  type ScenarioResult,
+  type SelfHostedScenario,
+} from "./types.ts";
 
 /** Every scenario, in the order `pnpm bench` runs them. */
-export const SCENARIOS: readonly Scenario[] = [
+export const SCENARIOS: readonly AnyScenario[] = [
   fanOut,
   manyDocs,
   throughput,
   persistence,
   crash,
   presence,
+  scaleOut,
 ];
 
 /** Each parameter of a scenario at its default or its tiny size. */
-export function sizesOf(scenario: Scenario, size: "default" | "tiny"): Record<string, number> {
+export function sizesOf(scenario: AnyScenario, size: "default" | "tiny"): Record<string, number> {
   return Object.fromEntries(Object.entries(scenario.params).map(([k, p]) => [k, p[size]]));
 }

@@ -1,3 +1,4 @@
+import type { LaunchOptions } from "../servers.ts";
 import type { Target } from "../target.ts";
 import type { Progress } from "../util.ts";
 
@@ -47,3 +48,41 @@ export interface Scenario<K extends string = string> {
 /** Keeps the parameter keys typed inside a scenario and erases them for the registry. */
 export const defineScenario = <K extends string>(scenario: Scenario<K>): Scenario =>
   scenario as unknown as Scenario;
+
+export interface SelfHostedContext<K extends string = string> {
+  params: Record<K, number>;
+  docPrefix: string;
+  /** How the bench starts servers (node flags, extra Tandem flags). */
+  launch: LaunchOptions;
+  progress: Progress;
+}
+
+/**
+ * A scenario that starts its own servers (scale-out: a cluster of Tandem instances and its
+ * engines) instead of driving the server under test. The runner runs it once per variant (one
+ * configuration, e.g. "2 instances"); each variant is a column of its table. It needs to start
+ * processes, so it is skipped with --url.
+ */
+export interface SelfHostedScenario<K extends string = string> {
+  name: string;
+  title: string;
+  params: Record<K, ParamSpec>;
+  metrics: readonly MetricSpec[];
+  /** The columns, in order: a label per variant. */
+  variants(params: Record<K, number>): string[];
+  runVariant(ctx: SelfHostedContext<K>, variant: number): Promise<SelfHostedResult>;
+}
+
+export interface SelfHostedResult extends ScenarioResult {
+  /** What the servers it started logged as warnings or errors. */
+  complaints: string[];
+}
+
+export const defineSelfHosted = <K extends string>(
+  scenario: SelfHostedScenario<K>,
+): SelfHostedScenario => scenario as unknown as SelfHostedScenario;
+
+export type AnyScenario = Scenario | SelfHostedScenario;
+
+export const isSelfHosted = (scenario: AnyScenario): scenario is SelfHostedScenario =>
+  "runVariant" in scenario;
