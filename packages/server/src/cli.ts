@@ -1,7 +1,19 @@
 import { ConfigError, resolveConfig, type ServerConfig, settingsHelp } from "./config.ts";
 import { routeConsoleToLogger } from "./console-to-logger.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import {
+  BACKUP_USAGE,
+  backupCommand,
+  RESTORE_USAGE,
+  restoreCommand,
+} from "./maintenance/backup.ts";
 import { CHECK_USAGE, checkCommand } from "./maintenance/check.ts";
+import {
+  EXPORT_USAGE,
+  exportCommand,
+  IMPORT_USAGE,
+  importCommand,
+} from "./maintenance/export-import.ts";
 import { REPAIR_USAGE, repairCommand } from "./maintenance/repair.ts";
 import { startServer } from "./server.ts";
 import { TOKEN_USAGE, tokenCommand } from "./token-command.ts";
@@ -13,6 +25,10 @@ Commands:
   token      Mint an access token (tandem token --help)
   check      Verify every document of a stopped server's data directory (tandem check --help)
   repair     Salvage a damaged data directory into a new one (tandem repair --help)
+  export     Write documents as Markdown, HTML, JSON, text or Yjs (tandem export --help)
+  import     Read such files into documents (tandem import --help)
+  backup     Back up every document, from a running server or a data directory (tandem backup --help)
+  restore    Restore a backup into an empty data directory (tandem restore --help)
   help       Show this help
 
 Options of serve (flag > environment > config file > default):
@@ -30,9 +46,13 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === "token") return token(rest);
   if (command === "check") return maintenance(rest, CHECK_USAGE, checkCommand);
   if (command === "repair") return maintenance(rest, REPAIR_USAGE, repairCommand);
+  if (command === "export") return maintenance(rest, EXPORT_USAGE, exportCommand);
+  if (command === "import") return maintenance(rest, IMPORT_USAGE, importCommand);
+  if (command === "backup") return maintenance(rest, BACKUP_USAGE, backupCommand);
+  if (command === "restore") return maintenance(rest, RESTORE_USAGE, restoreCommand);
   if (command !== "serve") {
     process.stderr.write(
-      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, check, repair, help)\n`,
+      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, check, repair, export, import, backup, restore, help)\n`,
     );
     return 2;
   }
@@ -68,7 +88,10 @@ type MaintenanceCommand = (
   out: (line: string) => void,
 ) => Promise<number>;
 
-/** check and repair: a report on stdout; a directory that cannot be read is one line and 1. */
+/**
+ * check, repair, export, import, backup, restore: a report on stdout; a directory that cannot
+ * be read is one line and 1.
+ */
 async function maintenance(
   argv: readonly string[],
   usage: string,

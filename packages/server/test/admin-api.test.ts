@@ -245,7 +245,9 @@ describe("admin API: documents", () => {
     (source.getXmlFragment("default").get(0) as Y.XmlElement).insert(0, [
       new Y.XmlText("from yjs"),
     ]);
-    expect((await put("application/octet-stream", Y.encodeStateAsUpdate(source))).status).toBe(204);
+    expect(
+      (await put("application/octet-stream", Buffer.from(Y.encodeStateAsUpdate(source)))).status,
+    ).toBe(204);
     expect(await text()).toBe("from yjs");
 
     await expectProblem(await put("application/pdf", "x"), 415, "unsupported-media-type");
@@ -279,7 +281,7 @@ describe("admin API: documents", () => {
       api("/api/documents/shared/updates", {
         method: "POST",
         headers: { "content-type": type },
-        body,
+        body: Buffer.from(body),
       });
 
     const other = new Y.Doc();
