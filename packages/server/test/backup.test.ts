@@ -1,12 +1,6 @@
 import { createReadStream, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import {
-  connectClient,
-  startTestServer,
-  type TestClient,
-  type TestServer,
-  tempDir,
-} from "@tandem/testkit";
+import { connectClient, startTestServer, type TestClient, tempDir } from "@tandem/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { readBackup } from "../src/backup/format.ts";
