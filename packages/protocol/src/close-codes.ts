@@ -17,7 +17,10 @@ export const CloseCode = {
   PolicyViolation: 1008,
   /** Hocuspocus: the document connection must be reset. */
   ResetConnection: 4205,
-  /** Hocuspocus: no valid token (also: the token expired and no fresh one came). */
+  /**
+   * Hocuspocus: no valid token (also: the token expired and no fresh one came, or an operator
+   * closed the user's connections through the admin API).
+   */
   Unauthorized: 4401,
   /** Hocuspocus: the client may not have what it asked for. */
   Forbidden: 4403,
@@ -28,6 +31,8 @@ export const CloseCode = {
   SendBufferFull: 4429,
   /** An update would grow the document past the server's maximum document size. */
   DocumentTooLarge: 4413,
+  /** The document was deleted (admin API): it and its history are gone. */
+  DocumentDeleted: 4404,
   /** Hocuspocus: no message (or no authentication) in time. */
   Timeout: 4408,
 } as const;

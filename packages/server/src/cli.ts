@@ -1,7 +1,19 @@
 import { ConfigError, resolveConfig, type ServerConfig, settingsHelp } from "./config.ts";
 import { routeConsoleToLogger } from "./console-to-logger.ts";
 import { createLogger, type Logger } from "./logger.ts";
+import {
+  BACKUP_USAGE,
+  backupCommand,
+  RESTORE_USAGE,
+  restoreCommand,
+} from "./maintenance/backup.ts";
 import { CHECK_USAGE, checkCommand } from "./maintenance/check.ts";
+import {
+  EXPORT_USAGE,
+  exportCommand,
+  IMPORT_USAGE,
+  importCommand,
+} from "./maintenance/export-import.ts";
 import { IMPORT_PEER_USAGE, importPeerCommand } from "./maintenance/import-peer.ts";
 import { MIGRATE_USAGE, migrateCommand } from "./maintenance/migrate.ts";
 import { REPAIR_USAGE, repairCommand } from "./maintenance/repair.ts";
@@ -15,7 +27,11 @@ Commands:
   token      Mint an access token (tandem token --help)
   check      Verify every document of a stopped server's data directory (tandem check --help)
   repair     Salvage a damaged data directory into a new one (tandem repair --help)
-  import     Bring documents over from another Yjs server (tandem import --help)
+  export     Write documents as Markdown, HTML, JSON, text or Yjs (tandem export --help)
+  import     Read such files into documents, or bring documents over from another Yjs server
+             (tandem import --from y-leveldb DIR | --from hocuspocus-sqlite FILE; tandem import --help)
+  backup     Back up every document, from a running server or a data directory (tandem backup --help)
+  restore    Restore a backup into an empty data directory (tandem restore --help)
   migrate    Copy every document between a data directory and Redis + PostgreSQL (tandem migrate --help)
   help       Show this help
 
@@ -34,11 +50,20 @@ export async function main(argv: readonly string[]): Promise<number> {
   if (command === "token") return token(rest);
   if (command === "check") return maintenance(rest, CHECK_USAGE, checkCommand);
   if (command === "repair") return maintenance(rest, REPAIR_USAGE, repairCommand);
-  if (command === "import") return maintenance(rest, IMPORT_PEER_USAGE, importPeerCommand);
+  if (command === "export") return maintenance(rest, EXPORT_USAGE, exportCommand);
+  if (command === "import") {
+    // Files (exports) by default; --from names another server's store to bring documents from.
+    const fromPeer = rest.some((arg) => arg === "--from" || arg.startsWith("--from="));
+    return fromPeer
+      ? maintenance(rest, IMPORT_PEER_USAGE, importPeerCommand)
+      : maintenance(rest, `${IMPORT_USAGE}\n${IMPORT_PEER_USAGE}`, importCommand);
+  }
+  if (command === "backup") return maintenance(rest, BACKUP_USAGE, backupCommand);
+  if (command === "restore") return maintenance(rest, RESTORE_USAGE, restoreCommand);
   if (command === "migrate") return maintenance(rest, MIGRATE_USAGE, migrateCommand);
   if (command !== "serve") {
     process.stderr.write(
-      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, check, repair, import, migrate, help)\n`,
+      `tandem: unknown command ${JSON.stringify(command)} (accepted: serve, token, check, repair, export, import, backup, restore, migrate, help)\n`,
     );
     return 2;
   }
@@ -76,8 +101,8 @@ type MaintenanceCommand = (
 ) => Promise<number>;
 
 /**
- * check, repair and migrate: a report on stdout, progress of long runs on stderr; a store that
- * cannot be read is one line and 1.
+ * check, repair, export, import, backup, restore, migrate: a report on stdout, progress of long
+ * runs on stderr; a store that cannot be read is one line and 1.
  */
 async function maintenance(
   argv: readonly string[],

@@ -211,6 +211,14 @@ export const SETTINGS = {
     schema: list,
     isList: true,
   }),
+  adminToken: setting({
+    description:
+      "Bearer token of the admin API under /api/ (repeatable, for rotation; none and no --auth jwt: the API is off)",
+    accepted: "strings of at least 32 characters",
+    default: [] as string[],
+    schema: z.array(z.string().min(32)),
+    isList: true,
+  }),
   maxDocumentSize: setting({
     description:
       "Largest stored size of a document in bytes; updates that would pass it are refused",

@@ -9,6 +9,7 @@ import { createTokenVerifier } from "./auth/tokens.ts";
 import { ConfigError, checkConfig, type ServerConfig } from "./config.ts";
 import { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import { Authentication } from "./extensions/authentication.ts";
+import { ConnectionRegistry } from "./extensions/connection-registry.ts";
 import { DocumentLimits } from "./extensions/document-limits.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
@@ -18,6 +19,7 @@ import { PresenceGuard } from "./extensions/presence-guard.ts";
 import { RemotePresence } from "./extensions/remote-presence.ts";
 import { RemoteUpdates } from "./extensions/remote-updates.ts";
 import { UpdateGuard } from "./extensions/update-guard.ts";
+import { adminApi } from "./http/admin/index.ts";
 import { handleHttp, healthRoutes, metricsRoute, type Route } from "./http/routes.ts";
 import { staticFiles } from "./http/static-files.ts";
 import { type Logger, silentLogger } from "./logger.ts";
@@ -160,6 +162,7 @@ export async function startServer(
   let stopping: Promise<void> | null = null;
 
   const authenticated = new AuthenticatedSockets();
+  const registry = new ConnectionRegistry();
   const updateLimits = {
     allowSubdocuments: config.allowSubdocuments,
     maxNestingDepth: config.maxNestingDepth,
@@ -197,6 +200,7 @@ export async function startServer(
     new RemoteUpdates(store, logger),
     new RemotePresence(store),
     authenticated,
+    registry,
     ...(options.extensions ?? []),
     // Last, with the lowest priority: counts only documents every other extension accepted.
     documentLimits,
@@ -248,6 +252,7 @@ export async function startServer(
         stopping === null ? store.status : { ready: false, reason: "the server is shutting down" },
     }),
     ...(metrics && metricsOnMainPort ? [metricsRoute(metrics)] : []),
+    adminApi({ config, verifier, hocuspocus, store, registry, updateLimits, logger }),
     ...(options.routes ?? []),
     ...(config.staticDir ? [staticFiles(config.staticDir)] : []),
   ]);

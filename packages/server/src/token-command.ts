@@ -11,6 +11,7 @@ Mints a Tandem token (JWT) and prints it.
   --sub ID                 user id (required)
   --name NAME              display name (default: the id)
   --doc PATTERN=ACCESS     document name or glob and read|write; repeatable (default: '**=write')
+  --admin                  the token may use the admin API (/api/)
   --ttl DURATION           lifetime: 90, 90s, 15m, 1h, 7d (default: 1h)
   --secret SECRET          HS256 secret (default: env TANDEM_JWT_SECRET)
   --private-key FILE       sign with a PEM private key instead (Ed25519, P-256 or RSA)
@@ -64,6 +65,7 @@ export async function tokenCommand(
     sub: values.sub,
     ...(values.name ? { name: values.name } : {}),
     docs,
+    ...(values.admin ? { admin: true } : {}),
     ttlSeconds,
     ...(privateKeyPem ? { privateKeyPem } : { secret }),
   });
@@ -77,6 +79,7 @@ function parse(argv: readonly string[]) {
       name: { type: "string" },
       doc: { type: "string", multiple: true },
       ttl: { type: "string" },
+      admin: { type: "boolean" },
       secret: { type: "string" },
       "private-key": { type: "string" },
     },

@@ -1,10 +1,9 @@
 import type { TandemDocument, User } from "@tandem/provider";
+import { CONTENT_FRAGMENT, contentExtensions } from "@tandem/schema";
 import { Editor, Extension } from "@tiptap/core";
 import Collaboration from "@tiptap/extension-collaboration";
 import CollaborationCaret from "@tiptap/extension-collaboration-caret";
-import { TaskItem, TaskList } from "@tiptap/extension-list";
 import { Placeholder } from "@tiptap/extensions";
-import StarterKit from "@tiptap/starter-kit";
 
 export interface EditorOptions {
   element: HTMLElement;
@@ -18,27 +17,16 @@ export interface EditorOptions {
  * The rich-text editor, bound to the shared document. Yjs is the source of truth: the
  * Collaboration extension mirrors the Y.XmlFragment into ProseMirror and back, and brings an
  * undo manager that tracks only this client's changes, so Ctrl+Z never undoes someone else's
- * work. StarterKit's own history would undo by document state, others' edits included, so it is
- * turned off.
+ * work (StarterKit's own history is off in the shared schema).
  */
 export function createEditor({ element, document, user, onEditLink }: EditorOptions): Editor {
   return new Editor({
     element,
     extensions: [
-      StarterKit.configure({
-        undoRedo: false,
-        // It appends an empty paragraph whenever the document ends with something else, as a
-        // local edit: on every client at once, for every remote change that ends the document
-        // with a heading or a list. Collaboratively that means stray paragraphs, "typing" flags
-        // and unsaved changes nobody made.
-        trailingNode: false,
-        heading: { levels: [1, 2, 3] },
-        link: { openOnClick: false, autolink: true, defaultProtocol: "https" },
-      }),
-      TaskList,
-      TaskItem.configure({ nested: true }),
+      // The content schema, shared with the server (export, import): @tandem/schema.
+      ...contentExtensions(),
       Placeholder.configure({ placeholder: "Start writing, or pick a style in the toolbar…" }),
-      Collaboration.configure({ document: document.doc }),
+      Collaboration.configure({ document: document.doc, field: CONTENT_FRAGMENT }),
       CollaborationCaret.configure({
         // The extension only reads `awareness` from its provider.
         provider: { awareness: document.awareness },

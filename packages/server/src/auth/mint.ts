@@ -7,6 +7,8 @@ export interface MintOptions {
   sub: string;
   name?: string;
   docs: Record<string, Access>;
+  /** The token may use the admin API. */
+  admin?: boolean;
   /** Lifetime in seconds. */
   ttlSeconds: number;
   /** An HS256 secret, or a PEM private key (Ed25519, P-256 or RSA). */
@@ -31,7 +33,11 @@ export async function mintToken(options: MintOptions): Promise<string> {
   } else {
     throw new Error("mintToken needs a secret or a private key");
   }
-  const jwt = new SignJWT({ docs: options.docs, ...(options.name ? { name: options.name } : {}) })
+  const jwt = new SignJWT({
+    docs: options.docs,
+    ...(options.name ? { name: options.name } : {}),
+    ...(options.admin ? { admin: true } : {}),
+  })
     .setProtectedHeader({ alg })
     .setSubject(options.sub)
     .setIssuedAt(now)

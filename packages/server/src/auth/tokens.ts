@@ -6,14 +6,16 @@ import { ConfigError, type ServerConfig } from "../config.ts";
 import type { Access } from "./permissions.ts";
 
 /**
- * Token claims Tandem reads: `sub` (user id), `exp` (required), `name`, and `docs`, a map from a
- * document name or glob to "read" or "write" (permissions.ts).
+ * Token claims Tandem reads: `sub` (user id), `exp` (required), `name`, `docs`, a map from a
+ * document name or glob to "read" or "write" (permissions.ts), and `admin` (the admin API).
  */
 export interface TokenClaims {
   sub: string;
   name: string;
   exp: number;
   docs: Record<string, Access>;
+  /** The token may use the admin API (`"admin": true`). */
+  admin: boolean;
 }
 
 const claimsSchema = z.object({
@@ -21,6 +23,7 @@ const claimsSchema = z.object({
   exp: z.number(),
   name: z.string().optional(),
   docs: z.record(z.string(), z.enum(["read", "write"])).default({}),
+  admin: z.boolean().default(false),
 });
 
 /** Why a token was refused; the reason is sent to the client in Hocuspocus's permission-denied. */
@@ -89,8 +92,8 @@ export function createTokenVerifier(
           `token claims: ${claims.error.issues[0]?.message}`,
         );
       }
-      const { sub, exp, name, docs } = claims.data;
-      return { sub, exp, name: name ?? sub, docs };
+      const { sub, exp, name, docs, admin } = claims.data;
+      return { sub, exp, name: name ?? sub, docs, admin };
     },
   };
 }

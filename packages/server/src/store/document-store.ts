@@ -82,6 +82,13 @@ export interface DocumentStore {
   /** The whole document as one Yjs update, or null when it does not exist. */
   read(name: string): Promise<Uint8Array | null>;
   list(): Promise<DocumentInfo[]>;
+  /**
+   * Every document, each as one Yjs update, read from one consistent snapshot of the storage
+   * taken when iteration starts: it holds every update acknowledged before then, and nothing
+   * half-written. Stores that cannot take such a snapshot leave it out; a backup then reads
+   * document by document (each whole, every update acknowledged before the backup started).
+   */
+  snapshot?(): AsyncIterable<{ name: string; update: Uint8Array }>;
   /** Deletes a document and its history. Resolves to false when it did not exist. */
   delete(name: string): Promise<boolean>;
   /** Merges the document's log into its state now; null when there was nothing to merge. */

@@ -39,6 +39,16 @@ export const stateKey = (name: string): string => `${documentPrefix(name)}s`;
 export const updateKey = (name: string, seq: number): string =>
   `${documentPrefix(name)}u${seq.toString(16).padStart(SEQ_WIDTH, "0")}`;
 
+/** The data keys of every document (no metadata records), for a snapshot of all documents. */
+export const dataRange = { gte: DATA, lt: "d\x01" } as const;
+
+/** A data key's document name and what the key holds: s(tate), u(pdate) or v(ersion). */
+export function parseDataKey(key: string): { name: string; kind: string } | null {
+  const end = key.indexOf("\0", DATA.length);
+  if (!key.startsWith(DATA) || end === -1) return null;
+  return { name: key.slice(DATA.length, end), kind: key.charAt(end + 1) };
+}
+
 /** Every key of a document (state, log, versions), for loading and deleting. */
 export const documentRange = (name: string) =>
   ({ gte: documentPrefix(name), lt: `${DATA}${name}\x01` }) as const;

@@ -14,10 +14,12 @@ import type {
 } from "./document-store.ts";
 import {
   assertDocumentName,
+  dataRange,
   documentRange,
   metaKey,
   metaRange,
   nameFromMetaKey,
+  parseDataKey,
   seqOfUpdateKey,
   stateKey,
   updateKey,
@@ -260,6 +262,46 @@ export class LevelDocumentStore implements DocumentStore {
       });
     }
     return documents;
+  }
+
+  /**
+   * One LevelDB iterator over every document's data: LevelDB reads it from a snapshot taken when
+   * the iterator is created, so every batch committed before (every acknowledged update) is in
+   * it, and no compaction or append after it is. A compaction replaces entries by a state in one
+   * batch, so the snapshot holds each document whole. Documents come in name order.
+   */
+  async *snapshot(): AsyncGenerator<{ name: string; update: Uint8Array }> {
+    this.assertOpen();
+    const iterator = (await this.db()).iterator(dataRange);
+    let name: string | null = null;
+    let stored: StoredDocument = { state: null, updates: [] };
+    const merged = (): { name: string; update: Uint8Array } => {
+      const { update, failed } = mergeStoredDocument(stored);
+      if (failed > 0) {
+        throw new DamagedDocumentError(name as string, `${failed} stored updates do not apply`);
+      }
+      return { name: name as string, update };
+    };
+    try {
+      for (;;) {
+        const entries = await iterator.nextv(1000);
+        if (entries.length === 0) break;
+        for (const [key, value] of entries) {
+          const parsed = parseDataKey(key);
+          if (!parsed || (parsed.kind !== "s" && parsed.kind !== "u")) continue;
+          if (parsed.name !== name) {
+            if (name !== null) yield merged();
+            name = parsed.name;
+            stored = { state: null, updates: [] };
+          }
+          if (parsed.kind === "s") stored.state = value;
+          else stored.updates.push(value);
+        }
+      }
+      if (name !== null) yield merged();
+    } finally {
+      await iterator.close();
+    }
   }
 
   async delete(name: string): Promise<boolean> {
