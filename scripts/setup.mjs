@@ -12,7 +12,7 @@
 // at once and prints the command to run.
 //
 //   npm start -- --port 0 --data /tmp/tandem   options after `--` go to `tandem serve`
-//   TANDEM_TEST_STEPS=lint,typecheck npm test  only some steps (lint, typecheck, unit, e2e)
+//   TANDEM_TEST_STEPS=lint,typecheck npm test  only some steps (lint, typecheck, unit, release, e2e)
 //
 // Plain Node.js with no dependencies: it runs before anything is installed.
 import { spawn, spawnSync } from "node:child_process";
@@ -28,6 +28,9 @@ const STEPS = {
   lint: ["lint"],
   typecheck: ["typecheck"],
   unit: ["test:unit"],
+  // On their own after the unit tests: packing, npm install and builds would only slow the
+  // timing-sensitive unit tests down.
+  release: ["test:release"],
   e2e: ["test:e2e"],
 };
 
