@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { defineConfig, type Plugin } from "vite";
+import { defaultClientConditions, defineConfig, type Plugin } from "vite";
 
 /**
  * The service worker (public/sw.js) precaches the app shell. Which files make up the shell is
@@ -50,6 +50,9 @@ function precacheManifest(): Plugin {
 
 export default defineConfig({
   plugins: [precacheManifest()],
+  // @tandem/provider from its TypeScript sources (the "@tandem/source" condition of its exports
+  // map), so the editor builds and runs without building the SDK first.
+  resolve: { conditions: ["@tandem/source", ...defaultClientConditions] },
   build: {
     outDir: "dist",
     emptyOutDir: true,

@@ -5,13 +5,11 @@ import { pathToFileURL } from "node:url";
 import { waitFor } from "@tandem/testkit";
 
 /**
- * tsx's loader, found through @tandem/server (which depends on tsx), so a TypeScript script
- * runs as `node --import <tsx> script.ts`: one process, whose exit is the script's own.
+ * tsx's loader (a dev dependency of the workspace root), so a TypeScript script runs as
+ * `node --import <tsx> script.ts`: one process, whose exit is the script's own.
  */
 function tsxLoader(): string {
-  const require = createRequire(import.meta.url);
-  const fromServer = createRequire(require.resolve("@tandem/server"));
-  return pathToFileURL(fromServer.resolve("tsx/esm")).href;
+  return pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm")).href;
 }
 
 export interface Script {
@@ -28,9 +26,13 @@ export interface Script {
   kill(): void;
 }
 
-/** Runs a TypeScript file with Node.js and tsx, collecting its output. */
+/**
+ * Runs a TypeScript file with Node.js and tsx, collecting its output. @tandem/* packages resolve
+ * to their sources, as everywhere in the workspace (the "@tandem/source" export condition).
+ */
 export function runScript(path: string, args: readonly string[], cwd?: string): Script {
-  const child = spawn(process.execPath, ["--import", tsxLoader(), path, ...args], {
+  const argv = ["--conditions=@tandem/source", "--import", tsxLoader(), path, ...args];
+  const child = spawn(process.execPath, argv, {
     stdio: ["ignore", "pipe", "pipe"],
     ...(cwd ? { cwd } : {}),
   });
