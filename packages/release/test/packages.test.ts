@@ -5,7 +5,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { REPO, type Running, run, start } from "./run.ts";
 
 /**
- * What a user of the registry gets: the four published packages packed with `pnpm pack` (whose
+ * What a user of the registry gets: the published packages packed with `pnpm pack` (whose
  * prepack builds dist/), installed with npm into an app outside the workspace, then used the
  * ways the README says: the `tandem` bin with plain Node.js, the SDK from a plain Node.js script,
  * every package's types under `tsc --strict` without skipLibCheck, the SDK in a Vite browser
@@ -15,7 +15,7 @@ import { REPO, type Running, run, start } from "./run.ts";
  * workspace uses (typescript, vite, yjs, ws, react and their types).
  */
 
-const PACKAGES = ["protocol", "provider", "react", "server"] as const;
+const PACKAGES = ["protocol", "schema", "provider", "react", "server"] as const;
 const APP_DEPENDENCIES = [
   "yjs@13.6.33",
   "ws@8.23.0",
