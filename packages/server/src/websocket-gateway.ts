@@ -116,8 +116,11 @@ export class WebSocketGateway {
 
   private originAllowed(origin: string | undefined, host: string | undefined): boolean {
     const { allowedOrigins, sameOriginOnly, port } = this.options;
-    if (allowedOrigins.length > 0) return origin !== undefined && allowedOrigins.includes(origin);
-    if (!sameOriginOnly || origin === undefined) return true;
+    // Browsers always send Origin on a WebSocket upgrade; a request without one is a program
+    // (a Node.js service, a CLI), which the origin check is not there to stop: tokens are.
+    if (origin === undefined) return true;
+    if (allowedOrigins.length > 0) return allowedOrigins.includes(origin);
+    if (!sameOriginOnly) return true;
     return isOwnOrigin(origin, host, port());
   }
 
