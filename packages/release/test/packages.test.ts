@@ -55,7 +55,7 @@ describe("the packed packages, installed with npm in a plain app", () => {
       });
     }
     const tarballs = (await readdir(packs)).filter((file) => file.endsWith(".tgz")).sort();
-    expect(tarballs).toEqual(PACKAGES.map((name) => `tandem-${name}-0.1.0.tgz`));
+    expect(tarballs).toEqual(PACKAGES.map((name) => `tandem-${name}-0.1.0.tgz`).sort());
     for (const tarball of tarballs) {
       const { stdout } = await run("tar", ["tzf", join(packs, tarball)], { cwd: packs });
       const files = stdout.trim().split("\n");
