@@ -1,15 +1,14 @@
-import { spawnSync } from "node:child_process";
 import { openSync, readdirSync, readSync, statSync, truncateSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import { LevelDocumentStore } from "@tandem/server";
 import {
+  cleanupScope,
   connectClient,
+  runCli,
   spawnServer,
   startTestServer,
   type TestClient,
   type TestServer,
-  tempDir,
 } from "@tandem/testkit";
 import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
@@ -22,13 +21,9 @@ import * as Y from "yjs";
  * what can be read into a new data directory.
  */
 
-const CLI = fileURLToPath(new URL("../bin/tandem.mjs", import.meta.url));
 const compaction = { minUpdates: 1_000_000, ratio: 0, maxUpdates: 1_000_000 };
 
-function tandem(...args: string[]) {
-  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
-  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
-}
+const tandem = runCli;
 
 /** Updates that write `text` into a document's Y.Text, a few characters at a time. */
 function typing(text: string): Uint8Array[] {
@@ -62,19 +57,14 @@ async function open(url: string, name: string): Promise<{ text?: string; refused
 }
 
 describe("damaged data", () => {
-  const cleanups: (() => Promise<void>)[] = [];
+  const scope = cleanupScope();
+  const dir = scope.dir;
   let server: TestServer | null = null;
   afterEach(async () => {
     await server?.dispose();
     server = null;
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await scope.cleanup();
   });
-
-  const dir = async () => {
-    const made = await tempDir();
-    cleanups.push(made.remove);
-    return made.path;
-  };
 
   it("refuses a document with an update that no longer decodes, serves the others, and check and repair handle it", async () => {
     const data = await dir();

@@ -1,10 +1,17 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { createRequire } from "node:module";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from "@hocuspocus/provider";
-import { connectClient, startTestServer, type TestServer, tempDir, waitFor } from "@tandem/testkit";
+import {
+  cleanupScope,
+  connectClient,
+  runCli,
+  startTestServer,
+  type TestServer,
+  waitFor,
+} from "@tandem/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { WebsocketProvider } from "y-websocket";
@@ -17,7 +24,6 @@ import * as Y from "yjs";
  * `tandem import --from …` and a Tandem server serves the same content.
  */
 
-const CLI = fileURLToPath(new URL("../bin/tandem.mjs", import.meta.url));
 const SERVERS = fileURLToPath(new URL("../../bench/src/servers/", import.meta.url));
 const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx/esm")).href;
 
@@ -60,23 +66,17 @@ function write(doc: Y.Doc, name: string): void {
   doc.getMap("m").set("owner", name);
 }
 
-function tandem(...args: string[]) {
-  return spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
-}
+const tandem = runCli;
 
 describe("tandem import --from", () => {
-  const cleanups: (() => Promise<void> | void)[] = [];
+  const scope = cleanupScope();
+  const dir = scope.dir;
   let server: TestServer | null = null;
   afterEach(async () => {
     await server?.dispose();
     server = null;
-    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+    await scope.cleanup();
   });
-  const dir = async () => {
-    const made = await tempDir();
-    cleanups.push(made.remove);
-    return made.path;
-  };
 
   const expectServed = async (names: string[]) => {
     for (const name of names) {
@@ -91,7 +91,7 @@ describe("tandem import --from", () => {
   it("y-leveldb: the y-websocket server's documents", async () => {
     const peerData = await dir();
     const peer = await startPeer("y-websocket.ts", peerData);
-    cleanups.push(() => peer.stop());
+    scope.defer(() => peer.stop());
     const names = ["alpha", "beta", "notes/2026"];
     for (const name of names) {
       const doc = new Y.Doc();
@@ -129,7 +129,7 @@ describe("tandem import --from", () => {
   it("hocuspocus-sqlite: a Hocuspocus server's SQLite database", async () => {
     const peerData = await dir();
     const peer = await startPeer("hocuspocus-sqlite.ts", peerData);
-    cleanups.push(() => peer.stop());
+    scope.defer(() => peer.stop());
     const names = ["one", "two"];
     for (const name of names) {
       const doc = new Y.Doc();

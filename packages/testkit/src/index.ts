@@ -33,8 +33,9 @@ export {
 } from "./providers.ts";
 export { type Random, seededRandom } from "./random.ts";
 export { openRawSocket, type RawSocket, tryUpgrade } from "./raw-socket.ts";
+export { cleanupScope } from "./scope.ts";
 export { startTestServer, type TestServer } from "./servers.ts";
-export { type SpawnedServer, spawnServer } from "./spawn.ts";
+export { runCli, type SpawnedServer, spawnServer } from "./spawn.ts";
 export { tempDir } from "./temp.ts";
 export { mountSmallDisk, type SmallDisk } from "./tmpfs.ts";
 export { type WaitOptions, waitFor } from "./wait.ts";

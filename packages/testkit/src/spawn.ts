@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { waitFor } from "./wait.ts";
@@ -88,4 +88,14 @@ export async function spawnServer(
       child.kill(signal);
     },
   };
+}
+
+/** Runs a `tandem` command (check, repair, import, …) to its end: exit status and output. */
+export function runCli(...args: string[]): {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+} {
+  const run = spawnSync(process.execPath, [CLI, ...args], { encoding: "utf8" });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
 }
