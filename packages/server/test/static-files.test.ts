@@ -9,7 +9,13 @@ function get(
   url: string,
   path: string,
   headers: Record<string, string> = {},
-): Promise<{ status: number; type: string; cache: string; body: string }> {
+): Promise<{
+  status: number;
+  type: string;
+  cache: string;
+  body: string;
+  headers: Record<string, string | string[] | undefined>;
+}> {
   return new Promise((resolve, reject) => {
     const { hostname, port } = new URL(url);
     // An options object, not a URL: a URL would be normalized before it is sent.
@@ -24,6 +30,7 @@ function get(
           type: String(res.headers["content-type"]),
           cache: String(res.headers["cache-control"]),
           body,
+          headers: res.headers,
         }),
       );
     })
@@ -41,6 +48,10 @@ describe("serving the editor's files on the server's port", () => {
     writeFileSync(join(dir.path, "index.html"), "<!doctype html><title>Tandem</title>");
     writeFileSync(join(dir.path, "sw.js"), "self.addEventListener('fetch', () => {});");
     writeFileSync(join(dir.path, "assets", "app-1a2b3c.js"), "console.log('app');");
+    writeFileSync(
+      join(dir.path, "assets", "big-9f8e7d.css"),
+      "body { color: black; }\n".repeat(400),
+    );
     server = await startTestServer({ staticDir: dir.path });
   });
   afterAll(async () => {
@@ -83,5 +94,28 @@ describe("serving the editor's files on the server's port", () => {
     expect(traversal.body).not.toContain("root:");
     expect((await get(server.httpUrl, "/%2e%2e/%2e%2e/etc/passwd")).status).toBe(404);
     expect((await get(server.httpUrl, "/healthz")).status).toBe(200);
+  });
+
+  it("revalidates with ETags (304), compresses text, and lists no directory", async () => {
+    const first = await get(server.httpUrl, "/sw.js");
+    const etag = String(first.headers.etag);
+    expect(etag).toMatch(/^(W\/)?"/);
+    const again = await get(server.httpUrl, "/sw.js", { "if-none-match": etag });
+    expect(again.status).toBe(304);
+    expect(again.body).toBe("");
+
+    const gzipped = await get(server.httpUrl, "/assets/big-9f8e7d.css", {
+      "accept-encoding": "gzip",
+    });
+    expect(gzipped.status).toBe(200);
+    expect(gzipped.headers["content-encoding"]).toBe("gzip");
+    expect(gzipped.headers["content-security-policy"]).toContain("default-src 'self'");
+    const plain = await get(server.httpUrl, "/assets/big-9f8e7d.css");
+    expect(plain.headers["content-encoding"]).toBeUndefined();
+    expect(plain.body).toBe("body { color: black; }\n".repeat(400));
+
+    // A directory is never listed: a page request gets the app, anything else 404.
+    const directory = await get(server.httpUrl, "/assets/", { accept: "text/html" });
+    expect(directory.body).toBe("<!doctype html><title>Tandem</title>");
   });
 });

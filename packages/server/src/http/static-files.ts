@@ -1,22 +1,9 @@
-import { createReadStream, existsSync, statSync } from "node:fs";
+import { existsSync, statSync } from "node:fs";
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { extname, join, normalize, resolve, sep } from "node:path";
+import { extname, join, normalize, relative, resolve, sep } from "node:path";
+import compression from "compression";
+import sendFile from "send";
 import type { Route } from "./routes.ts";
-
-const TYPES: Record<string, string> = {
-  ".html": "text/html; charset=utf-8",
-  ".js": "text/javascript; charset=utf-8",
-  ".mjs": "text/javascript; charset=utf-8",
-  ".css": "text/css; charset=utf-8",
-  ".json": "application/json; charset=utf-8",
-  ".webmanifest": "application/manifest+json",
-  ".svg": "image/svg+xml",
-  ".png": "image/png",
-  ".ico": "image/x-icon",
-  ".woff2": "font/woff2",
-  ".txt": "text/plain; charset=utf-8",
-  ".map": "application/json; charset=utf-8",
-};
 
 /**
  * Headers of every file served. The policy fits the built editor: its scripts and styles are
@@ -68,12 +55,12 @@ export function staticFiles(root: string): Route {
     // Never serve anything outside the root, whatever the path says.
     if (file !== base && !file.startsWith(base + sep)) return false;
     if (isFile(file)) {
-      send(request, response, file, path.startsWith("/assets/"));
+      send(request, response, file, base, path.startsWith("/assets/"));
       return true;
     }
     const isPage = extname(path) === "" || (request.headers.accept ?? "").includes("text/html");
     if (isPage && isFile(index)) {
-      send(request, response, index, false);
+      send(request, response, index, base, false);
       return true;
     }
     return false;
@@ -84,21 +71,43 @@ function isFile(path: string): boolean {
   return existsSync(path) && statSync(path).isFile();
 }
 
+/**
+ * The sending itself is the well-kept `send` (ETag and Last-Modified with 304s, Range, HEAD,
+ * content types) behind `compression` (gzip/brotli for text, by Accept-Encoding). Which file to
+ * send, the SPA fallback and the root check stay above, where the route decides synchronously
+ * whether it takes the request.
+ */
+const compress = compression();
+
 function send(
   request: IncomingMessage,
   response: ServerResponse,
   file: string,
+  base: string,
   immutable: boolean,
 ): void {
-  response.writeHead(200, {
-    "content-type": TYPES[extname(file)] ?? "application/octet-stream",
-    "content-length": statSync(file).size,
-    "cache-control": immutable ? "public, max-age=31536000, immutable" : "no-cache",
-    ...SECURITY_HEADERS,
-  });
-  if (request.method === "HEAD") {
-    response.end();
-    return;
-  }
-  createReadStream(file).pipe(response);
+  const path = `/${relative(base, file).split(sep).join("/")}`;
+  compress(
+    request as Parameters<typeof compress>[0],
+    response as Parameters<typeof compress>[1],
+    () => {
+      sendFile(request, path, {
+        root: base,
+        index: false,
+        dotfiles: "ignore",
+        etag: true,
+        lastModified: true,
+        ...(immutable ? { immutable: true, maxAge: "1y" } : { cacheControl: false }),
+      })
+        .on("headers", (res: ServerResponse) => {
+          if (!immutable) res.setHeader("cache-control", "no-cache");
+          for (const [name, value] of Object.entries(SECURITY_HEADERS)) res.setHeader(name, value);
+        })
+        .on("error", (error: { status?: number }) => {
+          response.statusCode = error.status ?? 500;
+          response.end();
+        })
+        .pipe(response);
+    },
+  );
 }
