@@ -82,7 +82,7 @@ export async function openStore(
     },
     loadFailedEntries: (name: string, failed: number) =>
       log.error({ document: name, failed }, "skipped stored updates that fail to apply"),
-    // Append latency and batch sizes, from a store that reports them (LevelDB does).
+    // Append latency and batch sizes (both stores report them).
     ...(metrics
       ? {
           appended: (ms: number) => metrics.appended(ms),

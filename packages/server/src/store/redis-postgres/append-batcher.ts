@@ -82,7 +82,8 @@ export class AppendBatcher {
     private readonly redis: Redis,
     private readonly keys: KeyScheme,
     private readonly instanceId: string,
-    private readonly afterCommit: (committed: Committed) => void,
+    /** Told what a transaction added, and how long its last attempt took. */
+    private readonly afterCommit: (committed: Committed, ms: number) => void,
     private readonly now: () => number = Date.now,
     private readonly events: HoldEvents = {},
   ) {
@@ -143,6 +144,7 @@ export class AppendBatcher {
     for (;;) {
       let error: unknown;
       let committed: Committed | null = null;
+      const started = performance.now();
       try {
         committed = await this.exec(batch);
       } catch (caught) {
@@ -154,7 +156,7 @@ export class AppendBatcher {
           this.held = null;
           this.heldError = null;
         }
-        this.afterCommit(committed);
+        this.afterCommit(committed, performance.now() - started);
         for (const pending of batch) pending.resolve();
         return;
       }

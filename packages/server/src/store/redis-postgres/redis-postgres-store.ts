@@ -37,6 +37,10 @@ export interface ClusterStoreEvents {
   /** Redis took the held appends after `heldMs`: acknowledgements resume. */
   appendsResumed?(heldMs: number, attempts: number): void;
   readFailed?(error: unknown): void;
+  /** An append became durable `ms` after it was made (the same metric as LevelDB's). */
+  appended?(ms: number): void;
+  /** A transaction of `writes` appends and `bytes` committed in `ms`. */
+  batchWritten?(writes: number, bytes: number, ms: number): void;
 }
 
 export interface ClusterStoreOptions {
@@ -121,7 +125,16 @@ export class RedisPostgresStore implements DocumentStore {
       redis,
       this.keys,
       this.instanceId,
-      (committed) => this.afterCommit(committed),
+      (committed, ms) => {
+        let writes = 0;
+        let bytes = 0;
+        for (const totals of committed.values()) {
+          writes += totals.count;
+          bytes += totals.bytes;
+        }
+        this.options.events?.batchWritten?.(writes, bytes, ms);
+        this.afterCommit(committed);
+      },
       this.now,
       {
         held: (error) => {
@@ -274,6 +287,14 @@ export class RedisPostgresStore implements DocumentStore {
     this.assertOpen();
     assertDocumentName(name);
     const write = this.batcher.append(name, update);
+    const appended = this.options.events?.appended;
+    if (appended) {
+      const started = performance.now();
+      write.then(
+        () => appended(performance.now() - started),
+        () => {},
+      );
+    }
     // A document's outcome: durable once this and every earlier append of it is; rejected for
     // good once one failed (the server then drops the document from memory).
     const outcome = (this.outcomes.get(name) ?? Promise.resolve()).then(() => write);
