@@ -1,3 +1,5 @@
+import { GroupCommit } from "./group-commit.ts";
+
 /**
  * Group commit: every write submitted during one turn of the event loop goes into one LevelDB
  * batch. One batch is in flight at a time; writes submitted meanwhile form the next batch. Each
@@ -23,9 +25,7 @@ interface Submission {
 }
 
 export class BatchWriter {
-  private queue: Submission[] = [];
-  private flushing: Promise<void> | null = null;
-  private scheduled = false;
+  private readonly queue: GroupCommit<Submission>;
 
   /**
    * @param write writes one atomic batch
@@ -43,56 +43,33 @@ export class BatchWriter {
     private readonly afterCommit: () => void,
     private readonly recover: (error: unknown) => Promise<void>,
     private readonly written?: (submissions: number, ops: readonly BatchOp[], ms: number) => void,
-  ) {}
+  ) {
+    this.queue = new GroupCommit((batch) => this.commit(batch));
+  }
 
   submit(ops: BatchOp[]): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ ops, resolve, reject });
-      this.schedule();
-    });
+    return new Promise((resolve, reject) => this.queue.add({ ops, resolve, reject }));
   }
 
   /** Resolves when everything submitted so far is written (or has failed). */
-  async drain(): Promise<void> {
-    while (this.flushing || this.queue.length > 0) {
-      if (!this.flushing) this.flushNow();
-      await this.flushing?.catch(() => {});
-    }
+  drain(): Promise<void> {
+    return this.queue.drain();
   }
 
-  private schedule(): void {
-    if (this.scheduled || this.flushing) return;
-    this.scheduled = true;
-    // setImmediate runs after the poll phase, so the messages of every socket read in this
-    // turn of the loop are already queued: they share the batch.
-    setImmediate(() => {
-      this.scheduled = false;
-      if (!this.flushing) this.flushNow();
-    });
-  }
-
-  private flushNow(): void {
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
+  private async commit(batch: Submission[]): Promise<void> {
     const ops: BatchOp[] = [];
     for (const submission of batch) for (const op of submission.ops) ops.push(op);
     for (const op of this.finalize()) ops.push(op);
     const started = this.written ? performance.now() : 0;
-    this.flushing = this.writeUntilDurable(ops).then(
-      () => {
-        this.flushing = null;
-        this.written?.(batch.length, ops, performance.now() - started);
-        this.afterCommit();
-        for (const submission of batch) submission.resolve();
-        if (this.queue.length > 0) this.schedule();
-      },
-      (error: unknown) => {
-        this.flushing = null;
-        for (const submission of batch) submission.reject(error);
-        if (this.queue.length > 0) this.schedule();
-      },
-    );
+    try {
+      await this.writeUntilDurable(ops);
+    } catch (error) {
+      for (const submission of batch) submission.reject(error);
+      return;
+    }
+    this.written?.(batch.length, ops, performance.now() - started);
+    this.afterCommit();
+    for (const submission of batch) submission.resolve();
   }
 
   private async writeUntilDurable(ops: BatchOp[]): Promise<void> {

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import { GroupCommit } from "../group-commit.ts";
 import { type KeyScheme, ORIGIN_FIELD, UPDATE_FIELD } from "./keys.ts";
 
 /**
@@ -70,9 +71,7 @@ const RETRY_MIN_MS = 25;
 const RETRY_MAX_MS = 500;
 
 export class AppendBatcher {
-  private queue: Pending[] = [];
-  private flushing: Promise<void> | null = null;
-  private scheduled = false;
+  private readonly queue = new GroupCommit<Pending>((batch) => this.commit(batch));
   private closing = false;
   /** The transaction waiting to be sent again, and what wakes its retry early. */
   private held: { batch: Pending[]; since: number; attempts: number; wake: () => void } | null =
@@ -105,38 +104,12 @@ export class AppendBatcher {
   }
 
   append(name: string, update: Uint8Array): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ name, update, resolve, reject });
-      this.schedule();
-    });
+    return new Promise((resolve, reject) => this.queue.add({ name, update, resolve, reject }));
   }
 
   /** Resolves when everything appended so far has been written (or has failed). */
-  async drain(): Promise<void> {
-    while (this.flushing || this.queue.length > 0) {
-      if (!this.flushing) this.flushNow();
-      await this.flushing?.catch(() => {});
-    }
-  }
-
-  private schedule(): void {
-    if (this.scheduled || this.flushing) return;
-    this.scheduled = true;
-    // After the poll phase: the messages of every socket read in this turn are queued by then.
-    setImmediate(() => {
-      this.scheduled = false;
-      if (!this.flushing) this.flushNow();
-    });
-  }
-
-  private flushNow(): void {
-    const batch = this.queue;
-    this.queue = [];
-    if (batch.length === 0) return;
-    this.flushing = this.commit(batch).then(() => {
-      this.flushing = null;
-      if (this.queue.length > 0) this.schedule();
-    });
+  drain(): Promise<void> {
+    return this.queue.drain();
   }
 
   /** Writes one batch; holds it while Redis is away; settles every append of it. */
@@ -169,7 +142,7 @@ export class AppendBatcher {
         for (const pending of batch) pending.reject(reason);
         if (this.closing) {
           // Nothing queued behind a rejected transaction may be stored out of order.
-          for (const pending of this.queue.splice(0)) pending.reject(reason);
+          for (const pending of this.queue.takeQueued()) pending.reject(reason);
         }
         return;
       }
