@@ -120,6 +120,45 @@ process.once("exit", () => {
   for (const r of alive) signalGroup(r, "SIGKILL");
 });
 
+/** kill, halt, restart and stop of an engine process, the same for every engine. */
+function lifecycle(engine: {
+  current: () => Running | null;
+  forget: () => void;
+  start: () => Promise<void>;
+  remove: () => Promise<void>;
+  /** The engine's own graceful shutdown. */
+  stopSignal: NodeJS.Signals;
+}): Pick<Engine, "kill" | "halt" | "restart" | "stop"> {
+  const end = async (signal: NodeJS.Signals) => {
+    const r = engine.current();
+    if (r && !r.hasExited()) {
+      signalGroup(r, signal);
+      await r.exited;
+    }
+  };
+  return {
+    kill: async () => {
+      if (!engine.current()) return;
+      await end("SIGKILL");
+      engine.forget();
+    },
+    halt: async () => {
+      if (!engine.current()) return;
+      await end(engine.stopSignal);
+      engine.forget();
+    },
+    restart: async () => {
+      await end(engine.stopSignal);
+      await engine.start();
+    },
+    stop: async () => {
+      await end(engine.stopSignal);
+      engine.forget();
+      await engine.remove();
+    },
+  };
+}
+
 function signalGroup(running: Running, signal: NodeJS.Signals): void {
   const pid = running.child.pid;
   if (pid === undefined || running.hasExited()) return;
@@ -202,37 +241,15 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisEngin
     },
     cli: (...command) =>
       execFileSync("redis-cli", ["-p", String(port), ...command], { encoding: "utf8" }).trim(),
-    kill: async () => {
-      const r = current();
-      if (!r) return;
-      signalGroup(r, "SIGKILL");
-      await r.exited;
-      running = null;
-    },
-    halt: async () => {
-      const r = current();
-      if (!r) return;
-      signalGroup(r, "SIGTERM");
-      await r.exited;
-      running = null;
-    },
-    restart: async () => {
-      const r = current();
-      if (r && !r.hasExited()) {
-        signalGroup(r, "SIGTERM");
-        await r.exited;
-      }
-      await start();
-    },
-    stop: async () => {
-      const r = current();
-      if (r && !r.hasExited()) {
-        signalGroup(r, "SIGTERM");
-        await r.exited;
-      }
-      running = null;
-      await dir.remove();
-    },
+    ...lifecycle({
+      current,
+      forget: () => {
+        running = null;
+      },
+      start,
+      remove: dir.remove,
+      stopSignal: "SIGTERM",
+    }),
   };
 }
 
@@ -358,37 +375,15 @@ export async function startPostgres(): Promise<PostgresEngine> {
       psql(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
       return `${base}/${encodeURIComponent(name)}`;
     },
-    kill: async () => {
-      const r = current();
-      if (!r) return;
-      signalGroup(r, "SIGKILL");
-      await r.exited;
-      running = null;
-    },
-    halt: async () => {
-      const r = current();
-      if (!r) return;
-      signalGroup(r, "SIGINT");
-      await r.exited;
-      running = null;
-    },
-    restart: async () => {
-      const r = current();
-      if (r && !r.hasExited()) {
-        signalGroup(r, "SIGINT");
-        await r.exited;
-      }
-      await start();
-    },
-    stop: async () => {
-      const r = current();
-      if (r && !r.hasExited()) {
-        // SIGINT: PostgreSQL's fast shutdown (disconnects clients, no waiting for them).
-        signalGroup(r, "SIGINT");
-        await r.exited;
-      }
-      running = null;
-      await dir.remove();
-    },
+    // SIGINT: PostgreSQL's fast shutdown (disconnects clients, no waiting for them).
+    ...lifecycle({
+      current,
+      forget: () => {
+        running = null;
+      },
+      start,
+      remove: dir.remove,
+      stopSignal: "SIGINT",
+    }),
   };
 }
