@@ -61,14 +61,80 @@ export interface PresenceChannel {
   close(): void;
 }
 
+/**
+ * Who made an update: under --auth jwt the token's `sub` and `name`; otherwise the presence
+ * identity the client announced (awareness `user.id` / `user.name`).
+ */
+export interface Author {
+  id: string;
+  name?: string;
+}
+
+/** Why a version was recorded. */
+export type VersionKind =
+  /** The document went quiet after edits (--version-idle), or edits went on for --version-interval. */
+  | "auto"
+  /** A user named the current state ("Sent to legal"); kept until deleted. */
+  | "named"
+  /** The state right before a restore ("Before restoring …"), so the restore can be undone. */
+  | "restore";
+
+/** A version as listed: everything but its content. */
+export interface VersionInfo {
+  /** Opaque, unique within the document; sorts like `time` (newer ids sort after older ones). */
+  id: string;
+  /** When it was recorded, in milliseconds since the epoch. */
+  time: number;
+  kind: VersionKind;
+  /** The user's name for a named version, "Before restoring …" for a restore version. */
+  label?: string;
+  /**
+   * Who stored updates since the previous version (exact: from the author stored with each
+   * update), in the order they first did; empty when nothing changed since.
+   */
+  authors: Author[];
+  /** Bytes the version's snapshot takes in storage. */
+  bytes: number;
+}
+
+export interface RecordVersion {
+  kind: VersionKind;
+  label?: string;
+  /** Defaults to Date.now(); tests pass their own clock. */
+  time?: number;
+}
+
+/**
+ * Versions of a document: snapshots of its durable state (each one whole Yjs update) with the
+ * authors of the updates stored since the previous snapshot. Deleting a document deletes them.
+ */
+export interface VersionStore {
+  /**
+   * Records the document's state as it is durable now (every append that resolved before the
+   * call) as a version, atomically with the authors collected since the previous version.
+   * Resolves to null when the document does not exist, and for kind "auto" also when nothing
+   * was stored since the previous version (an automatic version never repeats one).
+   */
+  record(name: string, request: RecordVersion): Promise<VersionInfo | null>;
+  /** Newest first; empty when the document has none (or does not exist). */
+  list(name: string): Promise<VersionInfo[]>;
+  /** A version's content as one Yjs update, or null when there is no such version. */
+  read(name: string, id: string): Promise<{ info: VersionInfo; update: Uint8Array } | null>;
+  /** Deletes versions (retention, or a user deleting a named one); resolves to how many were. */
+  delete(name: string, ids: readonly string[]): Promise<number>;
+  /** Authors of the updates stored since the latest version (not yet in any version). */
+  pendingAuthors(name: string): Promise<Author[]>;
+}
+
 export interface DocumentStore {
   /**
-   * Appends one Yjs update to a document's log. Resolves once the update is durable: it
+   * Appends one Yjs update to a document's log, with its author when known (stored with it, for
+   * version history; an update made by the server itself has none). Resolves once the update is durable: it
    * survives a crash of the process (and, with fsync, power loss). Appends to one document
    * are durable in call order. While the storage fails (a full disk, an unreachable engine) the
    * append waits and is retried; it rejects only when the store closes before it is durable.
    */
-  append(name: string, update: Uint8Array): Promise<void>;
+  append(name: string, update: Uint8Array, author?: Author): Promise<void>;
   /**
    * Resolves once every append to this document made before the call is durable (at once when
    * there is none); rejects when one of them will never be. An acknowledgement for a message that
@@ -106,6 +172,8 @@ export interface DocumentStore {
    * channel is closed. A store only one instance uses leaves it out.
    */
   presence?(name: string, handlers: PresenceHandlers): PresenceChannel;
+  /** Version history; a store without it answers the versions API with 501. */
+  readonly versions?: VersionStore;
   /** The server unloaded this document: forget its in-memory bookkeeping (a hint; may do nothing). */
   unload(name: string): void;
   /** True from open until close starts. */
