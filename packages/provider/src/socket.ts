@@ -3,6 +3,7 @@ import {
   HocuspocusProviderWebsocket,
   type onCloseParameters,
 } from "@hocuspocus/provider";
+import * as decoding from "lib0/decoding";
 import type { WebSocketConstructor } from "./options.ts";
 
 /** WebSocket.OPEN in the browser API (the constant is not on every polyfill's prototype). */
@@ -22,6 +23,7 @@ const OPEN = 1;
  */
 export class TandemSocket extends HocuspocusProviderWebsocket {
   private destroyed = false;
+  private readonly sentWatchers = new Map<string, (message: Uint8Array) => void>();
 
   constructor(url: string, WebSocketImpl: WebSocketConstructor) {
     super({
@@ -52,8 +54,26 @@ export class TandemSocket extends HocuspocusProviderWebsocket {
     super.onClose(params);
   }
 
+  /** Whether a message sent now goes out (send drops it otherwise). */
+  get isOpen(): boolean {
+    return this.webSocket?.readyState === OPEN;
+  }
+
+  /**
+   * Calls `watcher` with every message this socket sends for `address` (a provider's
+   * effectiveName, which starts each of its messages), until the returned function is called.
+   */
+  watchSent(address: string, watcher: (message: Uint8Array) => void): () => void {
+    this.sentWatchers.set(address, watcher);
+    return () => {
+      if (this.sentWatchers.get(address) === watcher) this.sentWatchers.delete(address);
+    };
+  }
+
   override send(message: Uint8Array): void {
-    if (this.webSocket?.readyState === OPEN) super.send(message);
+    if (!this.isOpen) return;
+    super.send(message);
+    if (this.sentWatchers.size > 0) this.sentWatchers.get(addressOf(message))?.(message);
   }
 
   /**
@@ -79,6 +99,15 @@ export class TandemSocket extends HocuspocusProviderWebsocket {
   override destroy(): void {
     this.destroyed = true;
     super.destroy();
+  }
+}
+
+/** The address (document name) every Hocuspocus message starts with. */
+function addressOf(message: Uint8Array): string {
+  try {
+    return decoding.readVarString(decoding.createDecoder(message));
+  } catch {
+    return "";
   }
 }
 

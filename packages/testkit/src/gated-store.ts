@@ -32,6 +32,11 @@ export class GatedStore implements DocumentStore {
     for (const go of held) go();
   }
 
+  /** Lets the oldest held append through; the gate stays closed for the others. */
+  releaseOne(): void {
+    this.held?.shift()?.();
+  }
+
   async append(name: string, update: Uint8Array): Promise<void> {
     if (this.held) await new Promise<void>((go) => this.held?.push(go));
     if (this.failures > 0) {
