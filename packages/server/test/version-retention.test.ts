@@ -1,4 +1,4 @@
-import type { VersionInfo, VersionKind } from "@tandem/server";
+import type { VersionInfo, VersionKind } from "../src/store/document-store.ts";
 import { DEFAULT_RETENTION, expiredVersions, parseRetention, RetentionError } from "@tandem/server";
 import { describe, expect, it } from "vitest";
 
