@@ -1,6 +1,6 @@
-import type { VersionInfo, VersionKind } from "../src/store/document-store.ts";
 import { DEFAULT_RETENTION, expiredVersions, parseRetention, RetentionError } from "@tandem/server";
 import { describe, expect, it } from "vitest";
+import type { VersionInfo, VersionKind } from "../src/store/document-store.ts";
 
 const H = 3_600_000;
 const D = 24 * H;
