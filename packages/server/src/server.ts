@@ -23,6 +23,7 @@ import { adminApi } from "./http/admin/index.ts";
 import { handleHttp, healthRoutes, metricsRoute, type Route } from "./http/routes.ts";
 import { staticFiles } from "./http/static-files.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { MAX_TIMEOUT_MS } from "./long-timeout.ts";
 import { Metrics } from "./metrics/registry.ts";
 import type { CompactionResult, DocumentStore } from "./store/document-store.ts";
 import { LevelDocumentStore } from "./store/leveldb-store.ts";
@@ -215,6 +216,11 @@ export async function startServer(
     maxUnauthenticatedQueueSize: config.preAuthMaxBytes,
     maxUnauthenticatedQueueMessages: config.preAuthMaxMessages,
     maxPendingDocuments: config.preAuthMaxDocuments,
+    // Hocuspocus closes a socket that sent no message for `timeout`, but cannot see WebSocket
+    // pongs, so it would close live clients that merely have nothing to say. The gateway's
+    // SocketLiveness (--socket-timeout) counts pongs too and does this job: Hocuspocus's check
+    // is turned off (the longest interval a timer keeps).
+    timeout: MAX_TIMEOUT_MS,
   });
   const gateway = new WebSocketGateway(hocuspocus, logger, {
     maxMessageSize: config.maxMessageSize,
@@ -230,6 +236,7 @@ export async function startServer(
     messageRate: config.messageRate,
     messageBurst: config.messageBurst,
     authTimeoutMs: config.authTimeout,
+    socketTimeoutMs: config.socketTimeout,
     authenticated,
     updateLimits,
     maxBufferedBytes: config.maxBufferedBytes,
