@@ -9,6 +9,7 @@ import { createTokenVerifier } from "./auth/tokens.ts";
 import { ConfigError, checkConfig, type ServerConfig } from "./config.ts";
 import { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import { Authentication } from "./extensions/authentication.ts";
+import { AwarenessQuery } from "./extensions/awareness-query.ts";
 import { ConnectionRegistry } from "./extensions/connection-registry.ts";
 import { DocumentLimits } from "./extensions/document-limits.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
@@ -200,6 +201,7 @@ export async function startServer(
     durability,
     new RemoteUpdates(store, logger),
     new RemotePresence(store),
+    new AwarenessQuery(),
     authenticated,
     registry,
     ...(options.extensions ?? []),
