@@ -346,7 +346,7 @@ export async function isRunning(pid: number): Promise<boolean> {
 export async function readHeapUsed(wsUrl: string): Promise<number | null> {
   try {
     const url = new URL("/metrics", wsUrl.replace(/^ws/, "http"));
-    const response = await fetch(url, { signal: AbortSignal.timeout(5_000) });
+    const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
     if (!response.ok) return null;
     const line = (await response.text())
       .split("\n")

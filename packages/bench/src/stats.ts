@@ -42,34 +42,16 @@ export class Samples {
   }
 }
 
-/** One reading of a quantity over time, in a segment (e.g. one server process's life). */
-export interface SegmentPoint {
-  segment: number;
-  /** Seconds. */
-  t: number;
-  y: number;
-}
-
-/**
- * Least-squares slope of y over t (per second), fitted within segments: each segment keeps its
- * own level and all share one slope (pooled within-segment regression). A server restart drops
- * memory back to its start, which a single line through every sample would read as shrinkage;
- * this reads only how the quantity moves while each process runs. Null without two points in
- * some segment.
- */
-export function withinSegmentSlope(points: readonly SegmentPoint[]): number | null {
-  const bySegment = new Map<number, SegmentPoint[]>();
-  for (const p of points) bySegment.set(p.segment, [...(bySegment.get(p.segment) ?? []), p]);
+/** Least-squares slope of y over t; null with fewer than two distinct times. */
+export function linearSlope(points: readonly { t: number; y: number }[]): number | null {
+  if (points.length < 2) return null;
+  const mt = points.reduce((sum, p) => sum + p.t, 0) / points.length;
+  const my = points.reduce((sum, p) => sum + p.y, 0) / points.length;
   let sxy = 0;
   let sxx = 0;
-  for (const segment of bySegment.values()) {
-    if (segment.length < 2) continue;
-    const mt = segment.reduce((s, p) => s + p.t, 0) / segment.length;
-    const my = segment.reduce((s, p) => s + p.y, 0) / segment.length;
-    for (const p of segment) {
-      sxy += (p.t - mt) * (p.y - my);
-      sxx += (p.t - mt) ** 2;
-    }
+  for (const p of points) {
+    sxy += (p.t - mt) * (p.y - my);
+    sxx += (p.t - mt) ** 2;
   }
   return sxx === 0 ? null : sxy / sxx;
 }

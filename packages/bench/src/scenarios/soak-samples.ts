@@ -1,5 +1,5 @@
 import { isRunning, readHeapUsed, readOpenFds, readRss } from "../servers.ts";
-import { type SegmentPoint, withinSegmentSlope } from "../stats.ts";
+import { linearSlope } from "../stats.ts";
 import type { Target } from "../target.ts";
 
 /** One reading of the server process during a soak. */
@@ -86,48 +86,47 @@ export class SoakSampler {
 }
 
 export interface Trend {
-  /** Slope per hour after warm-up, fitted within each server process's life. */
+  /** Least-squares slope per hour over the samples after warm-up. */
   perHour: number | null;
-  /** First and last readings after warm-up (of the last process). */
+  /** First and last readings after warm-up. */
   first: number | null;
   last: number | null;
-  /** Largest and smallest reading after warm-up in any one process. */
+  /** Largest and smallest reading after warm-up. */
   max: number | null;
   min: number | null;
+  /** Seconds of samples the trend is taken over. */
+  spanS: number;
 }
 
 /**
- * How a quantity moved after warm-up: the first `warmupShare` of each process's life (at least
- * `minWarmupS` seconds) is left out, while documents load and clients come back after a restart.
+ * How a quantity moved in the last server process (the longest, from the last restart to the
+ * end), after its warm-up: a quarter of its life, at least 3 minutes when it lived 6 or more.
+ * The clients' return after a restart (hundreds of reconnects and syncs at once) lifts memory
+ * for a minute or two before the garbage collector gives it back; a fit that started there
+ * would read that fall as a trend.
  */
 export function trend(
   samples: readonly SoakSample[],
   pick: (s: SoakSample) => number | null,
-  warmupShare: number,
-  minWarmupS: number,
 ): Trend {
-  const points: SegmentPoint[] = [];
-  const segments = [...new Set(samples.map((s) => s.segment))];
-  for (const segment of segments) {
-    const own = samples.filter((s) => s.segment === segment);
-    const start = own[0]?.t ?? 0;
-    const end = own.at(-1)?.t ?? 0;
-    const warm = start + Math.max(minWarmupS, (end - start) * warmupShare);
-    for (const s of own) {
-      const y = pick(s);
-      if (s.t >= warm && y !== null) points.push({ segment, t: s.t, y });
-    }
-  }
-  const slope = withinSegmentSlope(points);
-  const lastSegment = points.at(-1)?.segment;
-  const ofLast = points.filter((p) => p.segment === lastSegment);
+  const segment = samples.at(-1)?.segment;
+  const own = samples.filter((s) => s.segment === segment);
+  const start = own[0]?.t ?? 0;
+  const life = (own.at(-1)?.t ?? 0) - start;
+  const warm = start + Math.max(life * 0.25, Math.min(180, life * 0.5));
+  const points = own.flatMap((s) => {
+    const y = pick(s);
+    return s.t >= warm && y !== null ? [{ t: s.t, y }] : [];
+  });
+  const slope = linearSlope(points);
   const ys = points.map((p) => p.y);
   return {
     perHour: slope === null ? null : round(slope * 3600),
-    first: ofLast[0]?.y ?? null,
-    last: ofLast.at(-1)?.y ?? null,
+    first: points[0]?.y ?? null,
+    last: points.at(-1)?.y ?? null,
     max: ys.length > 0 ? Math.max(...ys) : null,
     min: ys.length > 0 ? Math.min(...ys) : null,
+    spanS: Math.round((points.at(-1)?.t ?? 0) - (points[0]?.t ?? 0)),
   };
 }
 

@@ -12,8 +12,6 @@ const MOVE_EVERY_MS = 3_000;
 const TICK_MS = 50;
 /** A leaving client waits at most this long for its edits to be acknowledged. */
 const LEAVE_WAIT_MS = 20_000;
-/** The share of each server process's life left out of the trends, as warm-up. */
-const WARMUP_SHARE = 0.25;
 const MAP = "soak";
 
 /**
@@ -39,9 +37,10 @@ interface Seat {
 /**
  * A long run with everything at once: `clients` seats on `docs` documents, each session editing
  * and moving its cursor; sessions constantly leave (once their edits are acknowledged) and
- * come back as new sessions; the server is restarted `restarts` times, alternately killed and
- * stopped gracefully. Meanwhile the server's RSS, V8 heap and open descriptors are sampled; the
- * trends are slopes per hour after each process's warm-up. At the end every document must have
+ * come back as new sessions; the server is restarted `restarts` times in the first half,
+ * alternately killed and stopped gracefully. Meanwhile the server's RSS, V8 heap and open
+ * descriptors are sampled; the trends are slopes per hour over the last process after its
+ * warm-up (soak-samples.ts). At the end every document must have
  * converged, hold every acknowledged edit, show exactly the sessions still there as present,
  * and read back the same from storage after a final SIGKILL and restart.
  */
@@ -121,9 +120,11 @@ export const soak = defineScenario({
     };
 
     const duration = params.minutes * 60_000;
+    // Restarts spread over the first half, so the last process runs for at least half the
+    // soak: the memory trends are taken there.
     const restartAt = Array.from(
       { length: params.restarts },
-      (_, k) => start + (duration * (k + 1)) / (params.restarts + 1),
+      (_, k) => start + (duration / 2) * ((k + 1) / (params.restarts + 1)),
     );
     const restarts: Promise<void>[] = [];
     let churnDue = 0;
@@ -241,11 +242,11 @@ export const soak = defineScenario({
       }
 
       const samples = sampler.samples;
-      const rss = trend(samples, (s) => s.rssMiB, WARMUP_SHARE, 0);
-      const heap = trend(samples, (s) => s.heapMiB, WARMUP_SHARE, 0);
-      const fds = trend(samples, (s) => s.fds, WARMUP_SHARE, 0);
+      const rss = trend(samples, (s) => s.rssMiB);
+      const heap = trend(samples, (s) => s.heapMiB);
+      const fds = trend(samples, (s) => s.fds);
       const notes = [
-        `${samples.length} samples over ${params.restarts + 1} server processes; slopes fitted within each process after its first ${WARMUP_SHARE * 100}%`,
+        `${samples.length} samples over ${params.restarts + 1} server processes; trends over the last ${rss.spanS} s of the last process (after its warm-up)`,
         describe("RSS", rss, "MiB"),
         describe("heap", heap, "MiB"),
         describe("descriptors", fds, ""),
@@ -297,7 +298,8 @@ const grewLittle = (t: Trend): boolean =>
 
 function describe(what: string, t: Trend, unit: string): string {
   if (t.perHour === null) return `${what}: not measured`;
-  return `${what}: ${t.first} → ${t.last}${unit ? ` ${unit}` : ""} in the last process after warm-up, slope ${t.perHour}${unit ? ` ${unit}` : ""}/h`;
+  const u = unit ? ` ${unit}` : "";
+  return `${what}: ${t.first} → ${t.last}${u} (min ${t.min}, max ${t.max}), slope ${t.perHour}${u}/h`;
 }
 
 function sorted(map: { toJSON(): Record<string, unknown> }): Record<string, unknown> {
