@@ -58,14 +58,19 @@ describe("a dead link to the server", () => {
     }
     // Alone on the document, no presence set: after the sync nothing comes from the server but
     // the echo of the provider's presence renewal, every 15 s.
+    // A silence timeout of 3 s: the probe goes out after 1.8 s of quiet, and its answer has
+    // 1.2 s to come back even on a busy machine.
     const doc = pool
-      .create(proxy.url, { reconnect: silence, WebSocketPolyfill: Counting })
+      .create(proxy.url, {
+        reconnect: { ...FAST_RECONNECT, silenceTimeoutMs: 3_000 },
+        WebSocketPolyfill: Counting,
+      })
       .open("quiet");
     await doc.whenSynced();
     const statuses = record<DocumentStatus>((l) => doc.on("status", l));
 
-    // Five probes take at least 5 × 360 ms: three times the silence timeout, all quiet.
-    await waitFor("five probes", () => probes >= 5);
+    // Three probes take at least 3 × 1.8 s: nearly twice the silence timeout, all quiet.
+    await waitFor("three probes", () => probes >= 3);
     expect(transitions(statuses)).toEqual([]);
     expect(doc.status).toBe("connected");
     expect(proxy.accepted).toBe(1);
