@@ -1,12 +1,13 @@
 import {
   HocuspocusProvider,
   type onAuthenticationFailedParameters,
-  type onUnsyncedChangesParameters,
+  type onMessageParameters,
   WebSocketStatus,
 } from "@hocuspocus/provider";
 import { CloseCode } from "@tandem/protocol";
 import { Awareness } from "y-protocols/awareness";
 import * as Y from "yjs";
+import { AckTracker } from "./acks.ts";
 import { Backoff } from "./backoff.ts";
 import type { Connection, SocketClosed } from "./connection.ts";
 import { describeError, TandemError } from "./errors.ts";
@@ -74,11 +75,10 @@ const REJECTED_CODES: ReadonlySet<number> = new Set([
  * One open document: its Y.Doc, its presence, and where it stands with the server. Built on a
  * HocuspocusProvider attached to the client's shared socket.
  *
- * `stored` is tracked here rather than read from the provider's unsyncedChanges counter, which
- * the provider resets to 1 at every connect: it is true exactly when every local change made so
- * far has been acknowledged. The Tandem server acknowledges an update only once it is on disk,
- * and in order, so the counter reaching 0 means everything sent on this connection is durable,
- * including the sync exchange that carried the changes made while disconnected.
+ * `stored` is true exactly when every local change made so far has been acknowledged: the
+ * Tandem server acknowledges an update only once it is on disk. It is tracked message by
+ * message here (acks.ts) rather than read from the provider's unsyncedChanges counter, which
+ * can reach 0 while the sync carrying the changes made offline is still unacknowledged.
  */
 export class TandemDocument extends Emitter<DocumentEvents> {
   readonly name: string;
@@ -93,8 +93,9 @@ export class TandemDocument extends Emitter<DocumentEvents> {
   private currentStatus: DocumentStatus = "connecting";
   private isSynced = false;
   private isStored = true;
-  /** A local change exists that the server has not acknowledged yet. */
-  private pendingLocal = false;
+  /** Which local changes the server has acknowledged. */
+  private readonly acks = new AckTracker();
+  private readonly unwatchSent: () => void;
   private unauthorized = false;
   /** Hocuspocus reports a failed token call as a refusal; the next refusal is that one. */
   private tokenCallFailed = false;
@@ -125,6 +126,9 @@ export class TandemDocument extends Emitter<DocumentEvents> {
     this.presence = new Presence(this.awareness, context.presence);
     this.backoff = new Backoff(context.reconnect);
     this.tokenPacer = new TokenPacer(TOKEN_PACING);
+    // Before the provider's own listener, which sends the change: the message that carries a
+    // change must count it.
+    this.doc.on("update", this.onDocUpdate);
     this.provider = new HocuspocusProvider({
       websocketProvider: context.connection.socket,
       name,
@@ -138,10 +142,13 @@ export class TandemDocument extends Emitter<DocumentEvents> {
     this.provider.on("synced", this.update);
     this.provider.on("authenticated", this.onAuthenticated);
     this.provider.on("authenticationFailed", this.onAuthenticationFailed);
-    this.provider.on("unsyncedChanges", this.onUnsyncedChanges);
+    this.provider.on("message", this.onMessage);
+    // What the socket really sends: the provider's own event misses the sync answers, and the
+    // socket drops what it is handed while not open (socket.ts).
+    this.unwatchSent = context.connection.socket.watchSent(this.provider.effectiveName, (m) =>
+      this.acks.sent(m),
+    );
     this.provider.on("close", this.onProviderClose);
-    // After the provider's own listener, so a local change is counted before it is seen here.
-    this.doc.on("update", this.onDocUpdate);
     this.awareness.on("change", this.refreshPeers);
     context.connection.on("state", this.update);
     context.connection.on("closed", this.onSocketClosed);
@@ -237,6 +244,7 @@ export class TandemDocument extends Emitter<DocumentEvents> {
     this.context.connection.off("state", this.update);
     this.context.connection.off("closed", this.onSocketClosed);
     this.doc.off("update", this.onDocUpdate);
+    this.unwatchSent();
     this.awareness.off("change", this.refreshPeers);
     // Sends the removal of our awareness state and a close message, then destroys the awareness.
     this.provider.destroy();
@@ -344,18 +352,15 @@ export class TandemDocument extends Emitter<DocumentEvents> {
     this.markUnauthorized(reason);
   };
 
-  private onUnsyncedChanges = ({ number }: onUnsyncedChangesParameters): void => {
-    if (number === 0 && this.pendingLocal) {
-      this.pendingLocal = false;
-      this.update();
-    }
+  private onMessage = ({ message }: onMessageParameters): void => {
+    if (this.acks.received(new Uint8Array(message.data as ArrayBufferLike))) this.update();
   };
 
   private onDocUpdate = (_update: Uint8Array, origin: unknown): void => {
     // Updates applied by the provider came from the server; everything else (the app, the
     // offline cache) is a local change the server may not have.
     if (origin === this.provider) return;
-    this.pendingLocal = true;
+    this.acks.changed();
     this.update();
   };
 
@@ -365,6 +370,7 @@ export class TandemDocument extends Emitter<DocumentEvents> {
    * refused): subscribe again, which sends a fresh token.
    */
   private onProviderClose = (): void => {
+    this.acks.lost();
     if (this.closing || this.unauthorized) return;
     if (this.context.connection.socket.status !== WebSocketStatus.Connected) return;
     if (this.resubscribeTimer !== null) return;
@@ -379,6 +385,7 @@ export class TandemDocument extends Emitter<DocumentEvents> {
   };
 
   private onSocketClosed = ({ code, reason, refused }: SocketClosed): void => {
+    this.acks.lost();
     // Hocuspocus does not tell providers about sockets it closes itself (timeouts); make sure
     // this one forgets the server's awareness states and its synced flag either way.
     this.provider.onClose();
@@ -415,7 +422,7 @@ export class TandemDocument extends Emitter<DocumentEvents> {
     else if (connection === "connected" && this.provider.isAuthenticated) status = "connected";
     else status = "connecting";
     const synced = status === "connected" && this.provider.isSynced;
-    const stored = !this.pendingLocal;
+    const stored = this.acks.stored;
 
     const changed = {
       status: status !== this.currentStatus,

@@ -5,6 +5,7 @@ import {
   type onCloseParameters,
   WebSocketStatus,
 } from "@hocuspocus/provider";
+import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import type { WebSocketConstructor } from "./options.ts";
 
@@ -34,11 +35,13 @@ const PROBE_AFTER = 0.6;
  *   healthy link from looking dead is the echo of the client's own presence, every 15 s, which a
  *   read-only viewer (whose presence the server does not relay) and a silence timeout under
  *   15 s do not get; so a link quiet for most of the timeout is probed with a query for the
- *   presence states of one of its documents, which every Hocuspocus server answers.
+ *   presence states of one of its documents, which Tandem answers (stock Hocuspocus 4.7 does
+ *   not; against it the presence echo alone keeps a link under the default 30 s).
  */
 export class TandemSocket extends HocuspocusProviderWebsocket {
   private destroyed = false;
   private lastProbe = 0;
+  private readonly sentWatchers = new Map<string, (message: Uint8Array) => void>();
 
   constructor(url: string, WebSocketImpl: WebSocketConstructor, silenceTimeoutMs: number) {
     super({
@@ -70,8 +73,26 @@ export class TandemSocket extends HocuspocusProviderWebsocket {
     super.onClose(params);
   }
 
+  /** Whether a message sent now goes out (send drops it otherwise). */
+  get isOpen(): boolean {
+    return this.webSocket?.readyState === OPEN;
+  }
+
+  /**
+   * Calls `watcher` with every message this socket sends for `address` (a provider's
+   * effectiveName, which starts each of its messages), until the returned function is called.
+   */
+  watchSent(address: string, watcher: (message: Uint8Array) => void): () => void {
+    this.sentWatchers.set(address, watcher);
+    return () => {
+      if (this.sentWatchers.get(address) === watcher) this.sentWatchers.delete(address);
+    };
+  }
+
   override send(message: Uint8Array): void {
-    if (this.webSocket?.readyState === OPEN) super.send(message);
+    if (!this.isOpen) return;
+    super.send(message);
+    if (this.sentWatchers.size > 0) this.sentWatchers.get(addressOf(message))?.(message);
   }
 
   /** Runs every silenceTimeoutMs / 10 (Hocuspocus's timer): probe a quiet link, then check it. */
@@ -117,6 +138,15 @@ export class TandemSocket extends HocuspocusProviderWebsocket {
   override destroy(): void {
     this.destroyed = true;
     super.destroy();
+  }
+}
+
+/** The address (document name) every Hocuspocus message starts with. */
+function addressOf(message: Uint8Array): string {
+  try {
+    return decoding.readVarString(decoding.createDecoder(message));
+  } catch {
+    return "";
   }
 }
 

@@ -7,7 +7,7 @@ import type { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts
 import type { DocumentLimits } from "./extensions/document-limits.ts";
 import { clientAddress } from "./limits/client-address.ts";
 import { ConnectionLimiter } from "./limits/connection-limiter.ts";
-import { SendBuffer } from "./limits/send-buffer.ts";
+import { type Corkable, SendBuffer } from "./limits/send-buffer.ts";
 import { TokenBucket } from "./limits/token-bucket.ts";
 import { SocketLiveness } from "./liveness/socket-liveness.ts";
 import type { Logger } from "./logger.ts";
@@ -152,6 +152,7 @@ export class WebSocketGateway {
       maxBufferedBytes,
       observe: (message) => coalescer.sent(message),
       ...(metrics ? { closing: (code: number) => metrics.closeSent(code) } : {}),
+      ...transportOf(ws),
       onOverflow: (unsentBytes) => {
         const code = CloseCode.SendBufferFull;
         const reason = "send buffer full";
@@ -342,4 +343,15 @@ function toWebRequest(request: IncomingMessage): Request {
     url = new URL("http://localhost/");
   }
   return new Request(url, { headers });
+}
+
+/**
+ * The net.Socket under a `ws` WebSocket. ws keeps it in the undocumented `_socket` field and
+ * offers no cork of its own; without it the send buffer simply writes frame by frame.
+ */
+function transportOf(ws: WebSocket): { transport?: Corkable } {
+  const socket = (ws as unknown as { _socket?: Partial<Corkable> })._socket;
+  return typeof socket?.cork === "function" && typeof socket.uncork === "function"
+    ? { transport: socket as Corkable }
+    : {};
 }

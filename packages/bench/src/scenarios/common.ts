@@ -91,3 +91,7 @@ export function disconnectNotes(clients: readonly BenchClient[]): string[] {
   const dropped = clients.reduce((sum, c) => sum + c.disconnects, 0);
   return dropped === 0 ? [] : [`the server dropped client connections ${dropped} time(s)`];
 }
+
+/** Milliseconds of server CPU (from /proc readings in seconds) per 1,000 operations. */
+export const cpuPer1k = (start: number | null, end: number | null, count: number): number | null =>
+  start === null || end === null || count === 0 ? null : round1(((end - start) * 1e6) / count);

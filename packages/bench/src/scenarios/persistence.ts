@@ -1,10 +1,11 @@
-import { dirSize, readWriteBytes } from "../servers.ts";
+import { dirSize, readCpuSeconds, readWriteBytes } from "../servers.ts";
 import type { Target } from "../target.ts";
 import { generateTrace, loadTrace, type Trace, traceApplier } from "../trace.ts";
 import { now, type Progress, sleep, throttle, until } from "../util.ts";
 import {
   connectClients,
   countRemoteUpdates,
+  cpuPer1k,
   destroyAll,
   disconnectNotes,
   round1,
@@ -40,6 +41,7 @@ export const persistence = defineScenario({
   metrics: [
     { key: "ack_all_ms", label: "updates all acknowledged", unit: "ms", better: "lower" },
     { key: "updates_per_s", label: "update rate", unit: "/s", better: "higher" },
+    { key: "cpu_ms_per_1k", label: "server CPU / 1,000 updates", unit: "ms", better: "lower" },
     { key: "write_bytes_per_update", label: "disk writes / update", unit: "B", better: "lower" },
     {
       key: "write_bytes_first_quarter",
@@ -51,11 +53,23 @@ export const persistence = defineScenario({
     { key: "data_dir_per_update", label: "data dir growth / update", unit: "B", better: "lower" },
     { key: "restart_ms", label: "restart (stop + listen)", unit: "ms", better: "lower" },
     { key: "cold_sync_ms", label: "cold load + sync", unit: "ms", better: "lower" },
+    {
+      key: "burst_cold_sync_ms",
+      label: "cold load after a burst",
+      unit: "ms",
+      better: "lower",
+    },
     { key: "restored", label: "document restored", unit: "1=yes", better: "higher" },
     { key: "trace_edits", label: "trace edits", unit: "", better: "none" },
     { key: "trace_ms", label: "trace replay", unit: "ms", better: "lower" },
     { key: "trace_edits_per_s", label: "trace replay rate", unit: "/s", better: "higher" },
     { key: "trace_match", label: "trace final text matches", unit: "1=yes", better: "higher" },
+    {
+      key: "trace_cpu_ms_per_1k",
+      label: "trace server CPU / 1,000 edits",
+      unit: "ms",
+      better: "lower",
+    },
     {
       key: "trace_write_bytes_per_edit",
       label: "trace disk writes / edit",
@@ -120,6 +134,8 @@ export const persistence = defineScenario({
         await quarters.sample();
         report();
       };
+      const cpu = () => (target.pid === null ? Promise.resolve(null) : readCpuSeconds(target.pid));
+      const cpuStart = await cpu();
       const start = now();
       await sendWindowed({
         writer,
@@ -144,6 +160,8 @@ export const persistence = defineScenario({
         2,
       );
       await sample();
+      // CPU time, unlike a rate, hardly depends on what else the machine is doing.
+      metrics.cpu_ms_per_1k = cpuPer1k(cpuStart, await cpu(), n);
       metrics.ack_all_ms = appliedAt === null ? null : Math.round((appliedAt as number) - start);
       metrics.updates_per_s =
         appliedAt === null ? null : Math.round(n / (((appliedAt as number) - start) / 1000));
@@ -166,18 +184,29 @@ export const persistence = defineScenario({
       );
     }
 
-    // 2. Restart on the same data and load the document cold.
+    // 2. Restart on the same data and load the document cold. Right before the restart, a
+    // second document gets the same number of updates as fast as one client can send them and
+    // the restart follows its last acknowledgement at once: no quiet time in which a store
+    // could tidy up, as when a server is redeployed in the middle of a burst of edits.
     if (target.managed) {
+      const burstName = `${docPrefix}burst`;
+      const burstDone = await burst(target, burstName, n);
       const t0 = now();
       await target.restart("graceful");
       metrics.restart_ms = Math.round(now() - t0);
       // Until the client has the whole document, not just the first sync: the y-websocket
       // server answers a sync before its LevelDB load finishes and sends the content after.
-      const t1 = now();
-      const [reader] = await connectClients(target, 1, () => docName, { awareness: false });
-      const restored = await until(() => reader?.doc.getText("text").length === n, 10_000, 1);
-      metrics.cold_sync_ms = restored ? round1(now() - t1) : null;
-      reader?.destroy();
+      const coldLoad = async (name: string): Promise<number | null> => {
+        const t1 = now();
+        const [reader] = await connectClients(target, 1, () => name, { awareness: false });
+        const restored = await until(() => reader?.doc.getText("text").length === n, 10_000, 1);
+        const ms = restored ? round1(now() - t1) : null;
+        reader?.destroy();
+        return ms;
+      };
+      metrics.cold_sync_ms = await coldLoad(docName);
+      const restored = metrics.cold_sync_ms !== null;
+      metrics.burst_cold_sync_ms = burstDone ? await coldLoad(burstName) : null;
       metrics.restored = restored ? 1 : 0;
       checks.restored_if_persistent = restored || target.persistent === false;
       if (!target.persistent)
@@ -185,6 +214,7 @@ export const persistence = defineScenario({
     } else {
       metrics.restart_ms = null;
       metrics.cold_sync_ms = null;
+      metrics.burst_cold_sync_ms = null;
       metrics.restored = null;
       notes.push("not restarted: the bench did not start this server");
     }
@@ -205,6 +235,7 @@ export const persistence = defineScenario({
     metrics.trace_edits_per_s =
       replay.ms === null ? null : Math.round(trace.txns.length / (replay.ms / 1000));
     metrics.trace_match = replay.match ? 1 : 0;
+    metrics.trace_cpu_ms_per_1k = replay.cpuPer1k;
     metrics.trace_write_bytes_per_edit = replay.bytesPerEdit;
     metrics.trace_data_dir_per_edit = per(
       traceDir0,
@@ -218,6 +249,31 @@ export const persistence = defineScenario({
     return { metrics, checks, notes };
   },
 });
+
+/**
+ * Sends `count` one-character updates into a new document as fast as one client may (a window
+ * of unacknowledged updates), and resolves once all are applied: true, or false on a timeout.
+ */
+async function burst(target: Target, name: string, count: number): Promise<boolean> {
+  const [writer, observer] = await connectClients(target, 2, () => name, { awareness: false });
+  if (!writer || !observer) throw new Error("unreachable");
+  try {
+    const seen = countRemoteUpdates(observer);
+    const text = writer.doc.getText("text");
+    await sendWindowed({
+      writer,
+      count,
+      window: WINDOW,
+      seen,
+      write: () => text.insert(text.length, "x"),
+      timeoutMs: 120_000,
+    });
+    const applied = () => (writer.acknowledges ? writer.acked : seen());
+    return await until(() => applied() >= count, 60_000, 2);
+  } finally {
+    destroyAll([writer, observer]);
+  }
+}
 
 /** Waits until write_bytes has not moved for `quietMs` (at most 15 s) and returns it. */
 async function settle(read: () => Promise<number | null>, quietMs: number): Promise<number | null> {
@@ -259,6 +315,7 @@ async function replayTrace(
   bytesPerEdit: number | null;
   firstQuarter: number | null;
   lastQuarter: number | null;
+  cpuPer1k: number | null;
 }> {
   const [writer, observer] = await connectClients(target, 2, () => docName, { awareness: false });
   if (!writer || !observer) throw new Error("unreachable");
@@ -269,6 +326,9 @@ async function replayTrace(
     const text = writer.doc.getText("text");
     const apply = traceApplier(trace);
     const quarters = await quarterSampler(wb, applied, trace.txns.length);
+    const cpu = () => (target.pid === null ? Promise.resolve(null) : readCpuSeconds(target.pid));
+    const cpuStart = await cpu();
+    let cpuEnd: number | null = null;
     const start = now();
     if (trace.startContent.length > 0) text.insert(0, trace.startContent);
     const offset = trace.startContent.length > 0 ? 1 : 0;
@@ -300,6 +360,7 @@ async function replayTrace(
       )
     ) {
       ms = now() - start;
+      cpuEnd = await cpu();
     }
     await quarters.sample();
     // Read back what the server has through a client that never saw the edits. The observer
@@ -321,6 +382,7 @@ async function replayTrace(
       bytesPerEdit: per(quarters.values[0], wbEnd, trace.txns.length),
       firstQuarter: quarters.first(),
       lastQuarter: quarters.last(),
+      cpuPer1k: cpuPer1k(cpuStart, cpuEnd, trace.txns.length),
     };
   } finally {
     destroyAll([writer, observer]);

@@ -1,6 +1,7 @@
 import type { BenchClient } from "../adapters/index.ts";
+import { readCpuSeconds } from "../servers.ts";
 import { now, throttle, until } from "../util.ts";
-import { connectClients, destroyAll, disconnectNotes, yieldToIo } from "./common.ts";
+import { connectClients, cpuPer1k, destroyAll, disconnectNotes, yieldToIo } from "./common.ts";
 import { defineScenario } from "./types.ts";
 
 /** Updates a writer may have in flight: sent, and not yet acknowledged (or seen, see below). */
@@ -26,6 +27,12 @@ export const throughput = defineScenario({
     { key: "delivered_per_s", label: "updates delivered", unit: "/s", better: "higher" },
     { key: "updates", label: "updates written", unit: "", better: "higher" },
     { key: "drain_ms", label: "drain after writers stop", unit: "ms", better: "lower" },
+    {
+      key: "cpu_ms_per_1k",
+      label: "server CPU / 1,000 updates",
+      unit: "ms",
+      better: "lower",
+    },
   ],
   async run({ target, params, docPrefix, progress }) {
     const docName = `${docPrefix}throughput`;
@@ -55,6 +62,7 @@ export const throughput = defineScenario({
       const delivered = (): number =>
         observers.reduce((sum, o) => sum + o.doc.getText("text").length, 0);
 
+      const cpuStart = target.pid === null ? null : await readCpuSeconds(target.pid);
       const start = now();
       const end = start + params.seconds * 1000;
       let lastApplied = 0;
@@ -101,6 +109,7 @@ export const throughput = defineScenario({
       await until(() => everyone.every((c) => c.doc.getText("text").length === total), 10_000, 20);
       const texts = everyone.map((c) => c.doc.getText("text").toString());
       const converged = texts.every((t) => t === texts[0]) && texts[0]?.length === total;
+      const cpuEnd = target.pid === null ? null : await readCpuSeconds(target.pid);
       const seconds = (t: number) => Math.max(1e-3, (t - start) / 1000);
       return {
         metrics: {
@@ -108,6 +117,8 @@ export const throughput = defineScenario({
           delivered_per_s: Math.round(lastDelivered / seconds(lastDeliveredAt)),
           updates: total,
           drain_ms: Math.round(Math.max(lastAppliedAt, lastDeliveredAt) - stopped),
+          // CPU time, unlike a rate, hardly depends on what else the machine is doing.
+          cpu_ms_per_1k: cpuPer1k(cpuStart, cpuEnd, total),
         },
         checks: { converged, all_applied: lastApplied === total },
         notes: [

@@ -8,6 +8,12 @@ export interface RawSocket {
   close(code?: number, reason?: string): void;
 }
 
+/** The TCP (or TLS) socket under a WebSocket: corking it gathers several frames into one write. */
+export interface Corkable {
+  cork(): void;
+  uncork(): void;
+}
+
 export interface SendBufferOptions {
   /** Unsent bytes a socket may hold besides the oldest unsent message. */
   maxBufferedBytes: number;
@@ -17,6 +23,12 @@ export interface SendBufferOptions {
   observe?: (message: Uint8Array) => (() => void) | undefined;
   /** Told of the close code when the socket is closed while open (metrics). */
   closing?: (code: number) => void;
+  /**
+   * The socket under the WebSocket. Messages sent during one run of the microtask queue (the
+   * acknowledgements of a batch that became durable, an answer and its broadcast) are then
+   * written with one system call instead of one each.
+   */
+  transport?: Corkable;
 }
 
 /**
@@ -37,6 +49,11 @@ export class SendBuffer implements WebSocketLike {
   private readonly sizes: number[] = [];
   private head = 0;
   private overflowed = false;
+  private corked = false;
+  private readonly uncork = (): void => {
+    this.corked = false;
+    this.options.transport?.uncork();
+  };
 
   constructor(
     private readonly ws: RawSocket,
@@ -64,6 +81,13 @@ export class SendBuffer implements WebSocketLike {
     const size = message.byteLength;
     this.unsentBytes += size;
     this.sizes.push(size);
+    const { transport } = this.options;
+    if (transport && !this.corked) {
+      this.corked = true;
+      transport.cork();
+      // nextTick runs once the microtasks queued now have run, before any I/O.
+      process.nextTick(this.uncork);
+    }
     // The callback also runs (with an error) when the socket is destroyed first.
     this.ws.send(message, () => {
       this.unsentBytes -= size;
