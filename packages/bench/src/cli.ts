@@ -2,14 +2,20 @@ import { join } from "node:path";
 import { PROTOCOLS, type Protocol } from "./adapters/index.ts";
 import { formatContext, formatTable, REPO_ROOT } from "./report.ts";
 import { runBench } from "./runner.ts";
-import { type AnyScenario, isSelfHosted, SCENARIOS } from "./scenarios/index.ts";
+import {
+  ALL_SCENARIOS,
+  type AnyScenario,
+  isSelfHosted,
+  ON_REQUEST,
+  SCENARIOS,
+} from "./scenarios/index.ts";
 import { SERVER_KINDS, SERVER_SPECS, type ServerKind } from "./servers.ts";
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const paramFlag = (scenario: AnyScenario, key: string) => `--${scenario.name}-${kebab(key)}`;
 
 function usage(): string {
-  const sizes = SCENARIOS.flatMap((s) =>
+  const sizes = ALL_SCENARIOS.flatMap((s) =>
     Object.entries(s.params).map(
       ([key, p]) =>
         `  ${paramFlag(s, key).padEnd(30)} ${p.help} (default ${p.default}, tiny ${p.tiny})`,
@@ -31,6 +37,8 @@ Servers (each started in its own process on 127.0.0.1, fresh temp data dir per r
 
 Scenarios:
   --scenario LIST                comma-separated (default: all): ${SCENARIOS.map((s) => s.name).join(", ")}
+                                 only when named: ${ON_REQUEST.map((s) => s.name).join(", ")}
+  --minutes N                    shorthand for --soak-minutes N
   --runs N                       runs per scenario and server; tables show medians (default 1)
   --tiny                         tiny sizes (what the smoke test runs)
   --trace FILE                   editing trace (.json or .json.gz) for the persistence and versions scenarios
@@ -117,10 +125,16 @@ export async function main(argv: readonly string[]): Promise<number> {
       "--runs",
       "--trace",
       "--out",
+      "--minutes",
     ]);
     const scenarioFlags = new Map<string, [AnyScenario, string]>();
-    for (const s of SCENARIOS)
+    for (const s of ALL_SCENARIOS)
       for (const key of Object.keys(s.params)) scenarioFlags.set(paramFlag(s, key), [s, key]);
+    const minutes = flags.get("--minutes");
+    if (minutes !== undefined) {
+      if (flags.has("--soak-minutes")) throw new UsageError("give --minutes or --soak-minutes");
+      flags.set("--soak-minutes", minutes);
+    }
     for (const flag of flags.keys()) {
       if (!known.has(flag) && !scenarioFlags.has(flag))
         throw new UsageError(`unknown flag ${flag}`);
@@ -129,7 +143,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     const scenarioNames = flags.get("--scenario") ?? flags.get("--scenarios");
     const scenarios = scenarioNames
       ? list(scenarioNames).map((name) => {
-          const found = SCENARIOS.find((s) => s.name === name);
+          const found = ALL_SCENARIOS.find((s) => s.name === name);
           if (!found) throw new UsageError(`unknown scenario ${name}`);
           return found;
         })

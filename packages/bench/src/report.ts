@@ -73,6 +73,8 @@ export interface RunRecord {
   metrics: Record<string, number | null>;
   checks: Record<string, boolean>;
   notes: string[];
+  /** Readings over time, for scenarios that take them (soak). */
+  series?: Record<string, number | null>[];
   error?: string;
 }
 

@@ -119,14 +119,14 @@ export async function runBench(options: BenchOptions): Promise<BenchOutcome> {
 }
 
 /** Resolves with `work`, or rejects once the scenario timeout passed. */
-async function bounded<T>(work: Promise<T>): Promise<T> {
+async function bounded<T>(work: Promise<T>, timeoutMs = SCENARIO_TIMEOUT_MS): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     work,
     new Promise<never>((_, reject) => {
       timer = setTimeout(
-        () => reject(new Error(`gave up after ${SCENARIO_TIMEOUT_MS / 60_000} minutes`)),
-        SCENARIO_TIMEOUT_MS,
+        () => reject(new Error(`gave up after ${Math.round(timeoutMs / 60_000)} minutes`)),
+        timeoutMs,
       );
     }),
   ]).finally(() => clearTimeout(timer));
@@ -208,6 +208,7 @@ async function runOnce(
         tracePath: options.tracePath,
         progress: options.progress,
       }),
+      scenario.timeoutMs?.(params),
     );
     // What the server itself logged as a warning or error explains odd figures.
     const said = target

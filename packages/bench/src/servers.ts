@@ -89,6 +89,8 @@ export class ManagedServer {
   private child: ChildProcess | null = null;
   private exited: Promise<void> = Promise.resolve();
   private stderrTail = "";
+  /** 0 until the first start; then the port it got, which every restart keeps (clients reconnect). */
+  private port = 0;
   /** Warnings and errors the server logged (JSON level >= 40, or stderr), newest last. */
   readonly complaints: string[] = [];
   url = "";
@@ -125,7 +127,7 @@ export class ManagedServer {
         "--host",
         "127.0.0.1",
         "--port",
-        "0",
+        String(this.port),
         "--data",
         this.dataDir,
         "--log-format",
@@ -139,7 +141,12 @@ export class ManagedServer {
 
   private async launch(): Promise<void> {
     const child = spawn(process.execPath, this.command(), {
-      env: { ...process.env, PORT: "0", DATA_DIR: this.dataDir, NODE_ENV: "production" },
+      env: {
+        ...process.env,
+        PORT: String(this.port),
+        DATA_DIR: this.dataDir,
+        NODE_ENV: "production",
+      },
       stdio: ["ignore", "pipe", "pipe"],
     });
     this.child = child;
@@ -150,9 +157,11 @@ export class ManagedServer {
       this.complain(chunk.toString().trim());
     });
     const url = new Promise<string>((resolve, reject) => {
+      // Generous: on a loaded 2-core machine, loading the sources through tsx alone can take
+      // tens of seconds.
       const timer = setTimeout(
-        () => reject(new Error(`${this.spec.kind} did not listen within 30 s`)),
-        30_000,
+        () => reject(new Error(`${this.spec.kind} did not listen within 120 s`)),
+        120_000,
       );
       // Keep reading stdout for the whole life of the process, so a full pipe never blocks it.
       createInterface({ input: child.stdout as NodeJS.ReadableStream }).on("line", (line) => {
@@ -174,6 +183,7 @@ export class ManagedServer {
       });
     });
     this.url = await url;
+    this.port = Number(new URL(this.url).port);
   }
 
   private complain(text: string): void {
@@ -308,4 +318,41 @@ export async function dirSize(path: string): Promise<number> {
     }
   }
   return total;
+}
+
+/** Open file descriptors of a process (entries of /proc/PID/fd). */
+export async function readOpenFds(pid: number): Promise<number | null> {
+  try {
+    return (await readdir(`/proc/${pid}/fd`)).length;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a process is running (and not a zombie). */
+export async function isRunning(pid: number): Promise<boolean> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * V8 heap in use, from a Tandem server's Prometheus metrics (nodejs_heap_size_used_bytes at
+ * /metrics on its port); null for servers without them.
+ */
+export async function readHeapUsed(wsUrl: string): Promise<number | null> {
+  try {
+    const url = new URL("/metrics", wsUrl.replace(/^ws/, "http"));
+    const response = await fetch(url, { signal: AbortSignal.timeout(15_000) });
+    if (!response.ok) return null;
+    const line = (await response.text())
+      .split("\n")
+      .find((l) => l.startsWith("nodejs_heap_size_used_bytes "));
+    return line === undefined ? null : Number(line.split(" ")[1]);
+  } catch {
+    return null;
+  }
 }

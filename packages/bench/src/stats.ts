@@ -41,3 +41,17 @@ export class Samples {
     };
   }
 }
+
+/** Least-squares slope of y over t; null with fewer than two distinct times. */
+export function linearSlope(points: readonly { t: number; y: number }[]): number | null {
+  if (points.length < 2) return null;
+  const mt = points.reduce((sum, p) => sum + p.t, 0) / points.length;
+  const my = points.reduce((sum, p) => sum + p.y, 0) / points.length;
+  let sxy = 0;
+  let sxx = 0;
+  for (const p of points) {
+    sxy += (p.t - mt) * (p.y - my);
+    sxx += (p.t - mt) ** 2;
+  }
+  return sxx === 0 ? null : sxy / sxx;
+}

@@ -10,7 +10,7 @@ export interface Target {
   readonly label: string;
   readonly protocol: Protocol;
   readonly adapter: ProtocolAdapter;
-  /** Changes after a restart (each start picks a free port). */
+  /** Kept across restarts of a managed server (it restarts on its port), so clients reconnect. */
   readonly url: string;
   /** The server process, for /proc; null for a remote server. */
   readonly pid: number | null;

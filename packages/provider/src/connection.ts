@@ -83,7 +83,7 @@ export class Connection extends Emitter<ConnectionEvents> {
   ) {
     super();
     this.backoff = new Backoff(options);
-    this.socket = new TandemSocket(urls[0] as string, WebSocketImpl);
+    this.socket = new TandemSocket(urls[0] as string, WebSocketImpl, options.silenceTimeoutMs);
     this.socket.on("status", this.onStatus);
     this.socket.on("disconnect", this.onDisconnect);
     this.stopWatchingBrowser = watchBrowser({

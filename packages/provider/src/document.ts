@@ -340,6 +340,7 @@ export class TandemDocument extends Emitter<DocumentEvents> {
 
   private onAuthenticated = (): void => {
     this.backoff.reset();
+    this.presence.republish();
     this.update();
   };
 

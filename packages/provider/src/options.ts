@@ -22,6 +22,12 @@ export interface ReconnectOptions {
   factor?: number;
   /** Give up on a connection attempt that has not opened after this many ms (default 10000). */
   connectTimeoutMs?: number;
+  /**
+   * Treat the connection as dead, close it and reconnect when nothing arrived from the server
+   * for this many ms (default 30000): a network that died without closing the socket, a
+   * server that hangs. A quiet but healthy link is probed well before (see socket.ts).
+   */
+  silenceTimeoutMs?: number;
 }
 
 export interface PresenceOptions {
@@ -81,6 +87,7 @@ export const DEFAULT_RECONNECT: Required<ReconnectOptions> = {
   maxDelayMs: 30_000,
   factor: 2,
   connectTimeoutMs: 10_000,
+  silenceTimeoutMs: 30_000,
 };
 
 export const DEFAULT_PRESENCE: Required<PresenceOptions> = {
@@ -204,6 +211,13 @@ function resolveReconnect(input: unknown): Required<ReconnectOptions> {
       100,
       600_000,
       DEFAULT_RECONNECT.connectTimeoutMs,
+    ),
+    silenceTimeoutMs: integer(
+      options.silenceTimeoutMs,
+      "reconnect.silenceTimeoutMs",
+      300,
+      600_000,
+      DEFAULT_RECONNECT.silenceTimeoutMs,
     ),
   };
   if (resolved.maxDelayMs < resolved.minDelayMs) {

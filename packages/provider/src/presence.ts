@@ -57,6 +57,18 @@ export class Presence {
     this.publish();
   }
 
+  /**
+   * Publishes the current state again with a fresh clock, on every new document connection.
+   * When the server closed this client's previous connection (it went silent), the server and
+   * the peers dropped its state but remember its clock, and y-protocols ignores a state whose
+   * clock it has seen: the state the provider sends on connecting would stay invisible until
+   * the next renewal, 15 s or more later.
+   */
+  republish(): void {
+    const state = this.awareness.getLocalState();
+    if (state !== null) this.awareness.setLocalState({ ...state });
+  }
+
   setCursor(cursor: unknown): void {
     this.requireUser("setCursor");
     this.lastActive = this.now();

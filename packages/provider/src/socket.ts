@@ -1,13 +1,23 @@
 import {
   type HocuspocusProvider,
   HocuspocusProviderWebsocket,
+  MessageType,
   type onCloseParameters,
+  WebSocketStatus,
 } from "@hocuspocus/provider";
 import * as decoding from "lib0/decoding";
+import * as encoding from "lib0/encoding";
 import type { WebSocketConstructor } from "./options.ts";
 
 /** WebSocket.OPEN in the browser API (the constant is not on every polyfill's prototype). */
 const OPEN = 1;
+
+/**
+ * A link quiet for this share of the silence timeout is probed: with the default 30 s, after
+ * 18 s, so a client whose presence echo comes every 15–18 s never needs a probe, and a probe
+ * has 12 s to be answered.
+ */
+const PROBE_AFTER = 0.6;
 
 /**
  * The one WebSocket a client shares between all its documents: Hocuspocus's socket with the
@@ -20,15 +30,24 @@ const OPEN = 1;
  *   opens, every document runs the Yjs sync exchange, which sends whatever the server lacks.
  *   Replaying a queue on top of it would send those updates twice, and each would count as an
  *   unacknowledged change (see `stored` in document.ts).
+ * - A dead link is noticed: Hocuspocus closes a socket on which nothing arrived for
+ *   `silenceTimeoutMs` (messageReconnectTimeout), and Connection reconnects. What keeps a
+ *   healthy link from looking dead is the echo of the client's own presence, every 15 s, which a
+ *   read-only viewer (whose presence the server does not relay) and a silence timeout under
+ *   15 s do not get; so a link quiet for most of the timeout is probed with a query for the
+ *   presence states of one of its documents, which Tandem answers (stock Hocuspocus 4.7 does
+ *   not; against it the presence echo alone keeps a link under the default 30 s).
  */
 export class TandemSocket extends HocuspocusProviderWebsocket {
   private destroyed = false;
+  private lastProbe = 0;
   private readonly sentWatchers = new Map<string, (message: Uint8Array) => void>();
 
-  constructor(url: string, WebSocketImpl: WebSocketConstructor) {
+  constructor(url: string, WebSocketImpl: WebSocketConstructor, silenceTimeoutMs: number) {
     super({
       url,
       WebSocketPolyfill: withErrorListener(WebSocketImpl),
+      messageReconnectTimeout: silenceTimeoutMs,
       autoConnect: false,
       // One attempt per connect(): no retry-library timers (see above).
       maxAttempts: 1,
@@ -74,6 +93,26 @@ export class TandemSocket extends HocuspocusProviderWebsocket {
     if (!this.isOpen) return;
     super.send(message);
     if (this.sentWatchers.size > 0) this.sentWatchers.get(addressOf(message))?.(message);
+  }
+
+  /** Runs every silenceTimeoutMs / 10 (Hocuspocus's timer): probe a quiet link, then check it. */
+  override checkConnection(): void {
+    this.probeIfQuiet();
+    super.checkConnection();
+  }
+
+  private probeIfQuiet(): void {
+    if (this.status !== WebSocketStatus.Connected || this.lastMessageReceived === 0) return;
+    const now = Date.now();
+    const after = this.configuration.messageReconnectTimeout * PROBE_AFTER;
+    if (now - this.lastMessageReceived < after || now - this.lastProbe < after) return;
+    const name = this.configuration.providerMap.keys().next().value;
+    if (name === undefined) return;
+    this.lastProbe = now;
+    const encoder = encoding.createEncoder();
+    encoding.writeVarString(encoder, name);
+    encoding.writeVarUint(encoder, MessageType.QueryAwareness);
+    this.send(encoding.toUint8Array(encoder));
   }
 
   /**

@@ -39,6 +39,9 @@ describe("createClient() options", () => {
     ).toBe(
       "invalid reconnect.maxDelayMs: 10 (accepted: an integer no smaller than reconnect.minDelayMs (1000))",
     );
+    expect(
+      invalid({ url, WebSocketPolyfill: WebSocket, reconnect: { silenceTimeoutMs: 100 } }),
+    ).toBe("invalid reconnect.silenceTimeoutMs: 100 (accepted: an integer from 300 to 600000)");
     expect(invalid({ url, WebSocketPolyfill: WebSocket, presence: { typingTimeoutMs: -1 } })).toBe(
       "invalid presence.typingTimeoutMs: -1 (accepted: an integer from 1 to 600000)",
     );

@@ -164,6 +164,13 @@ export const SETTINGS = {
     default: 10_000,
     schema: integer(100, 600_000),
   }),
+  socketTimeout: setting({
+    description:
+      "Milliseconds a socket may stay silent (no message, no answer to a ping) before it is closed as dead (4408)",
+    accepted: "an integer from 100 to 3600000",
+    default: 30_000,
+    schema: integer(100, 3_600_000),
+  }),
   showViewers: setting({
     description: "Relay the presence (awareness) of read-only connections",
     accepted: "true or false",

@@ -9,6 +9,7 @@ import { createTokenVerifier } from "./auth/tokens.ts";
 import { ConfigError, checkConfig, type ServerConfig } from "./config.ts";
 import { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import { Authentication } from "./extensions/authentication.ts";
+import { AwarenessQuery } from "./extensions/awareness-query.ts";
 import { ConnectionRegistry } from "./extensions/connection-registry.ts";
 import { DocumentLimits } from "./extensions/document-limits.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
@@ -28,6 +29,7 @@ import { handleHttp, healthRoutes, metricsRoute, type Route } from "./http/route
 import { staticFiles } from "./http/static-files.ts";
 import { versionsApi } from "./http/versions/index.ts";
 import { type Logger, silentLogger } from "./logger.ts";
+import { MAX_TIMEOUT_MS } from "./long-timeout.ts";
 import { Metrics } from "./metrics/registry.ts";
 import type { CompactionResult, DocumentStore } from "./store/document-store.ts";
 import { LevelDocumentStore } from "./store/leveldb-store.ts";
@@ -218,6 +220,7 @@ export async function startServer(
     new RemoteUpdates(store, logger),
     new RemotePresence(store),
     ...(recorder ? [recorder] : []),
+    new AwarenessQuery(),
     authenticated,
     registry,
     ...(options.extensions ?? []),
@@ -234,6 +237,11 @@ export async function startServer(
     maxUnauthenticatedQueueSize: config.preAuthMaxBytes,
     maxUnauthenticatedQueueMessages: config.preAuthMaxMessages,
     maxPendingDocuments: config.preAuthMaxDocuments,
+    // Hocuspocus closes a socket that sent no message for `timeout`, but cannot see WebSocket
+    // pongs, so it would close live clients that merely have nothing to say. The gateway's
+    // SocketLiveness (--socket-timeout) counts pongs too and does this job: Hocuspocus's check
+    // is turned off (the longest interval a timer keeps).
+    timeout: MAX_TIMEOUT_MS,
   });
   const gateway = new WebSocketGateway(hocuspocus, logger, {
     maxMessageSize: config.maxMessageSize,
@@ -249,6 +257,7 @@ export async function startServer(
     messageRate: config.messageRate,
     messageBurst: config.messageBurst,
     authTimeoutMs: config.authTimeout,
+    socketTimeoutMs: config.socketTimeout,
     authenticated,
     updateLimits,
     maxBufferedBytes: config.maxBufferedBytes,

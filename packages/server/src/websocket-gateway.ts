@@ -9,6 +9,7 @@ import { clientAddress } from "./limits/client-address.ts";
 import { ConnectionLimiter } from "./limits/connection-limiter.ts";
 import { type Corkable, SendBuffer } from "./limits/send-buffer.ts";
 import { TokenBucket } from "./limits/token-bucket.ts";
+import { SocketLiveness } from "./liveness/socket-liveness.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics/registry.ts";
 import { frameAddressProblem } from "./protocol/document-name.ts";
@@ -40,6 +41,8 @@ export interface GatewayOptions {
   messageBurst: number;
   /** A socket that has not authenticated any document by then is closed. */
   authTimeoutMs: number;
+  /** A socket that sent no message and answered no ping for this long is closed as dead. */
+  socketTimeoutMs: number;
   authenticated: AuthenticatedSockets;
   /** What the frame screen lets through in a document update. */
   updateLimits: UpdateLimits;
@@ -61,6 +64,7 @@ export class WebSocketGateway {
   private readonly wss: WebSocketServer;
   private readonly limiter: ConnectionLimiter;
   private readonly sweeper: NodeJS.Timeout;
+  private readonly liveness: SocketLiveness;
   private accepting = true;
 
   constructor(
@@ -76,6 +80,7 @@ export class WebSocketGateway {
     });
     this.sweeper = setInterval(() => this.limiter.sweep(), 60_000);
     this.sweeper.unref();
+    this.liveness = new SocketLiveness(options.socketTimeoutMs);
   }
 
   handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -188,9 +193,22 @@ export class WebSocketGateway {
       }
     }, authTimeoutMs);
     deadline.unref();
+    this.liveness.watch(ws, (silentMs) => {
+      metrics?.limitHit("socket_timeout");
+      log.warn(
+        { code: CloseCode.Timeout, silentMs, max: this.options.socketTimeoutMs },
+        "closing a socket that went silent: no message and no answer to pings",
+      );
+      // A live peer (one whose event loop was stuck) gets the reason; a dead one gets nothing
+      // either way, and its socket must not wait 30 s for a close handshake that never comes.
+      outbox.close(CloseCode.Timeout, "socket timeout");
+      release(CloseCode.Timeout, "socket timeout");
+      ws.terminate();
+    });
 
     ws.on("message", (data: Buffer, isBinary: boolean) => {
       if (ws.readyState !== ws.OPEN) return;
+      this.liveness.heard(ws);
       if (rate && !rate.take()) {
         metrics?.limitHit("message_rate");
         close(
@@ -248,6 +266,7 @@ export class WebSocketGateway {
   async closeAll(timeoutMs: number): Promise<void> {
     this.accepting = false;
     clearInterval(this.sweeper);
+    this.liveness.stop();
     const closed = [...this.wss.clients].map(
       (ws) =>
         new Promise<void>((resolve) => {

@@ -7,6 +7,7 @@ export {
   startPostgres,
   startRedis,
 } from "./engines.ts";
+export { type FaultProxy, startFaultProxy } from "./fault-proxy.ts";
 export {
   authFrame,
   describeFrame,
@@ -38,4 +39,10 @@ export { startTestServer, type TestServer } from "./servers.ts";
 export { runCli, type SpawnedServer, spawnServer } from "./spawn.ts";
 export { tempDir } from "./temp.ts";
 export { mountSmallDisk, type SmallDisk } from "./tmpfs.ts";
+export {
+  insertToken,
+  NO_TOKEN_PROBLEMS,
+  type TokenProblems,
+  tokenProblems,
+} from "./typing.ts";
 export { type WaitOptions, waitFor } from "./wait.ts";

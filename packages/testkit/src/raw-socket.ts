@@ -15,8 +15,12 @@ export interface RawSocket {
   ): Promise<{ message: Uint8Array } | { code: number; reason: string }>;
 }
 
-export async function openRawSocket(url: string): Promise<RawSocket> {
-  const ws = new WebSocket(url);
+/** `options` go to `ws` (e.g. `{ autoPong: false }` for a peer that ignores pings). */
+export async function openRawSocket(
+  url: string,
+  options: WebSocket.ClientOptions = {},
+): Promise<RawSocket> {
+  const ws = new WebSocket(url, options);
   const messages: Uint8Array[] = [];
   let closeEvent: { code: number; reason: string } | null = null;
   const closed = new Promise<{ code: number; reason: string }>((resolve) => {

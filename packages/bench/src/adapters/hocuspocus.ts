@@ -1,4 +1,5 @@
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from "@hocuspocus/provider";
+import { QuietWebSocket } from "@tandem/testkit/providers";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import WebSocket from "ws";
@@ -23,7 +24,9 @@ export const hocuspocusAdapter: ProtocolAdapter = {
     const doc = new Y.Doc();
     const socket = new HocuspocusProviderWebsocket({
       url,
-      WebSocketPolyfill: WebSocket,
+      // A client destroyed while its socket connects (the soak's sessions leave during a
+      // restart) must not throw from an "error" event nobody listens to.
+      WebSocketPolyfill: QuietWebSocket,
       // Reconnect quickly: the crash scenario restarts servers and waits for nothing else.
       delay: 50,
       minDelay: 20,

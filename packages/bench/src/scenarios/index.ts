@@ -4,6 +4,7 @@ import { manyDocs } from "./many-docs.ts";
 import { persistence } from "./persistence.ts";
 import { presence } from "./presence.ts";
 import { scaleOut } from "./scale-out.ts";
+import { soak } from "./soak.ts";
 import { throughput } from "./throughput.ts";
 import type { AnyScenario } from "./types.ts";
 import { versions } from "./versions.ts";
@@ -30,6 +31,15 @@ export const SCENARIOS: readonly AnyScenario[] = [
   scaleOut,
   versions,
 ];
+
+/**
+ * Scenarios that run only when named (`--scenario soak`): they take many minutes, and
+ * `pnpm bench` with no --scenario runs SCENARIOS.
+ */
+export const ON_REQUEST: readonly AnyScenario[] = [soak];
+
+/** Every scenario the bench knows. */
+export const ALL_SCENARIOS: readonly AnyScenario[] = [...SCENARIOS, ...ON_REQUEST];
 
 /** Each parameter of a scenario at its default or its tiny size. */
 export function sizesOf(scenario: AnyScenario, size: "default" | "tiny"): Record<string, number> {

@@ -35,6 +35,8 @@ export interface ScenarioResult {
   checks: Record<string, boolean>;
   /** What a figure means on this server when it differs from the others. */
   notes: string[];
+  /** Readings over time (the soak's samples), written to the JSON lines as they are. */
+  series?: Record<string, number | null>[];
 }
 
 export interface Scenario<K extends string = string> {
@@ -42,6 +44,8 @@ export interface Scenario<K extends string = string> {
   title: string;
   params: Record<K, ParamSpec>;
   metrics: readonly MetricSpec[];
+  /** How long a run may take before it is abandoned (default: the runner's 15 minutes). */
+  timeoutMs?(params: Record<K, number>): number;
   run(ctx: ScenarioContext<K>): Promise<ScenarioResult>;
 }
 

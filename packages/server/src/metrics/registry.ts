@@ -32,6 +32,7 @@ export const LIMITS = [
   "connections_per_ip",
   "connections_per_minute",
   "auth_timeout",
+  "socket_timeout",
   "send_buffer",
   "socket_documents",
   "user_documents",
