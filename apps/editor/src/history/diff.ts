@@ -52,7 +52,7 @@ export type ChangeKind = "added" | "removed";
 
 export interface DiffResult {
   doc: JSONNode;
-  /** Words (and punctuation) inserted and removed. */
+  /** Words inserted and removed. */
   added: number;
   removed: number;
   /** Who wrote inserted text, in order of appearance (unknown writers left out). */
@@ -291,9 +291,9 @@ function tokensOf(textblock: Node): Token[] {
   return tokens;
 }
 
-/** A word counts; white space does not. */
+/** Words and inline nodes count; white space and punctuation do not. */
 function counts(token: Token): boolean {
-  return token.text === null || /\S/u.test(token.text);
+  return token.text === null || /[\p{L}\p{N}]/u.test(token.text);
 }
 
 function plain(token: Token): JSONNode {

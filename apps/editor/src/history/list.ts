@@ -61,7 +61,7 @@ export function createVersionList(options: {
     const button = h(
       "button",
       { type: "button", class: "version__open", "data-testid": "version-open" },
-      h("span", { class: "version__title" }, versionTitle(version)),
+      h("span", { class: "version__title", title: versionTitle(version) }, versionTitle(version)),
       h(
         "span",
         { class: "version__meta" },

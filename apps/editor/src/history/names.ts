@@ -5,13 +5,24 @@ import type { Version, VersionAuthor } from "./api.ts";
 
 /** The list's heading for a version: its name, or its time for an automatic one. */
 export function versionTitle(version: Version): string {
-  return version.label ?? dayAndTime(version.time);
+  return version.label ? readableLabel(version.label) : dayAndTime(version.time);
+}
+
+/**
+ * The server names the version it records before a restore "Before restoring <label or time>",
+ * the time as ISO 8601 (it knows no reader's locale): shown here as the list shows times.
+ */
+function readableLabel(label: string): string {
+  return label.replace(/\b\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?Z\b/g, (iso) => {
+    const time = Date.parse(iso);
+    return Number.isNaN(time) ? iso : dayAndTime(time);
+  });
 }
 
 /** A version inside a sentence: “Sent to legal” (Today 14:05), or the version of Today 14:05. */
 export function versionInSentence(version: Version): string {
   const time = dayAndTime(version.time);
-  return version.label ? `“${version.label}” (${time})` : `the version of ${time}`;
+  return version.label ? `“${readableLabel(version.label)}” (${time})` : `the version of ${time}`;
 }
 
 export const KIND_TEXT: Record<Version["kind"], string> = {

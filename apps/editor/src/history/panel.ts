@@ -7,7 +7,7 @@ import type { AuthorDirectory } from "./authors.ts";
 import { versionDocument } from "./documents.ts";
 import { createVersionList } from "./list.ts";
 import { askVersionName } from "./name-dialog.ts";
-import { versionInSentence } from "./names.ts";
+import { versionInSentence, versionTitle } from "./names.ts";
 import { confirmRestore } from "./restore-dialog.ts";
 import { createVersionView } from "./version-view.ts";
 
@@ -288,7 +288,7 @@ export function createHistoryPanel(options: {
     });
     if (!done) return;
     showList();
-    const undo = outcome.before?.label ? ` To undo it, restore “${outcome.before.label}”.` : "";
+    const undo = outcome.before ? ` To undo it, restore “${versionTitle(outcome.before)}”.` : "";
     message.textContent = `Restored ${versionInSentence(version)}.${undo}`;
     await refresh();
     list.focusFirst();

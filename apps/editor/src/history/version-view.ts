@@ -7,7 +7,7 @@ import type { Version } from "./api.ts";
 import type { AuthorDirectory } from "./authors.ts";
 import { compareWithCurrent } from "./compare.ts";
 import type { DiffResult } from "./diff.ts";
-import { KIND_TEXT, versionTitle } from "./names.ts";
+import { authorName, KIND_TEXT, namesSentence, versionTitle } from "./names.ts";
 import { createViewer } from "./viewer.ts";
 
 export type ViewMode = "preview" | "compare";
@@ -162,7 +162,14 @@ export function createVersionView(options: {
       element.hidden = false;
       element.dataset.versionId = version.id;
       title.textContent = versionTitle(version);
-      meta.textContent = `${dayAndTime(version.time)} · ${KIND_TEXT[version.kind]}`;
+      const editors = namesSentence(version.authors.map(authorName));
+      meta.textContent = [
+        version.label ? dayAndTime(version.time) : null,
+        KIND_TEXT[version.kind],
+        editors ? `edited by ${editors}` : null,
+      ]
+        .filter(Boolean)
+        .join(" · ");
       const allowed = options.canRestore();
       restore.disabled = !allowed;
       restore.title = allowed
