@@ -18,10 +18,16 @@ export function createVersionList(options: {
   authors: AuthorDirectory;
   onOpen(version: Version, entry: HTMLElement): void;
 }): { element: HTMLElement; render(list: VersionList): void; focusFirst(): void } {
-  const pending = h("div", { class: "versions__pending", "data-testid": "version-pending" });
+  const pending = h("div", {
+    class: "versions__pending",
+    hidden: true,
+    "data-testid": "version-pending",
+  });
+  // Busy until the first answer: an empty list means "none" only after that.
   const items = h("ol", {
     class: "versions__list",
     "aria-label": "Versions, newest first",
+    "aria-busy": "true",
     "data-testid": "version-list",
   });
   const empty = h(
@@ -114,6 +120,7 @@ export function createVersionList(options: {
       names ? h("span", { class: "visually-hidden" }, `by ${names}`) : null,
     );
     empty.hidden = list.versions.length > 0;
+    items.setAttribute("aria-busy", "false");
   };
 
   return {
