@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { z } from "zod";
+import { DEFAULT_RETENTION, parseRetention, RetentionError } from "./history/retention.ts";
 
 /**
  * Every server setting, in one table: its default, its flag, its environment variable, its key
@@ -336,6 +337,34 @@ export const SETTINGS = {
     default: 10_000,
     schema: integer(100, 600_000),
   }),
+  versions: setting({
+    description:
+      "Record version history: automatic versions, named versions and restore (off: the versions API answers 501)",
+    accepted: "true or false",
+    default: true,
+    schema: boolean,
+    isSwitch: true,
+  }),
+  versionIdle: setting({
+    description: "Record an automatic version once a document had no change for this many ms",
+    accepted: "an integer from 10 to 86400000",
+    default: 60_000,
+    schema: integer(10, 86_400_000),
+  }),
+  versionInterval: setting({
+    description:
+      "Record an automatic version at least this often (ms) while edits go on without a pause",
+    accepted: "an integer from 10 to 604800000",
+    default: 600_000,
+    schema: integer(10, 604_800_000),
+  }),
+  versionRetention: setting({
+    description:
+      "Which automatic versions are kept as they age: tiers AGE:KEEP, youngest first (see Version history)",
+    accepted: "tiers such as 24h:all,7d:1h,forever:1d",
+    default: DEFAULT_RETENTION,
+    schema: z.string(),
+  }),
   logLevel: setting({
     description: "Least severe log level written",
     accepted: LOG_LEVELS.join(", "),
@@ -539,6 +568,14 @@ export function checkConfig(config: ServerConfig): void {
   }
   if ((config.tlsCert === "") !== (config.tlsKey === "")) {
     throw new ConfigError("--tls-cert and --tls-key go together: give both or neither");
+  }
+  try {
+    parseRetention(config.versionRetention);
+  } catch (error) {
+    if (!(error instanceof RetentionError)) throw error;
+    throw new ConfigError(
+      `invalid --version-retention ${JSON.stringify(config.versionRetention)}: ${error.message}`,
+    );
   }
   if (config.metricsHost !== "" && config.metricsPort === 0) {
     throw new ConfigError(

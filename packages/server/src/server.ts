@@ -19,9 +19,13 @@ import { PresenceGuard } from "./extensions/presence-guard.ts";
 import { RemotePresence } from "./extensions/remote-presence.ts";
 import { RemoteUpdates } from "./extensions/remote-updates.ts";
 import { UpdateGuard } from "./extensions/update-guard.ts";
+import { VersionRecorder } from "./history/recorder.ts";
+import { Restorer } from "./history/restore.ts";
+import { parseRetention } from "./history/retention.ts";
 import { adminApi } from "./http/admin/index.ts";
 import { handleHttp, healthRoutes, metricsRoute, type Route } from "./http/routes.ts";
 import { staticFiles } from "./http/static-files.ts";
+import { versionsApi } from "./http/versions/index.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { Metrics } from "./metrics/registry.ts";
 import type { CompactionResult, DocumentStore } from "./store/document-store.ts";
@@ -176,6 +180,18 @@ export async function startServer(
     metrics,
   });
   const durability = new Durability(store, logger, metrics);
+  // Version history, when on and the store keeps it: automatic versions and restore.
+  const versions = config.versions ? (store.versions ?? null) : null;
+  const recorder = versions
+    ? new VersionRecorder({
+        store,
+        versions,
+        idleMs: config.versionIdle,
+        intervalMs: config.versionInterval,
+        retention: parseRetention(config.versionRetention),
+        logger: logger.child({ component: "history" }),
+      })
+    : null;
   const extensions: Extension[] = [
     ...(metrics
       ? [new MetricsHooks({ metrics, updateArrived: (c) => durability.updateArrived(c) })]
@@ -199,6 +215,7 @@ export async function startServer(
     durability,
     new RemoteUpdates(store, logger),
     new RemotePresence(store),
+    ...(recorder ? [recorder] : []),
     authenticated,
     registry,
     ...(options.extensions ?? []),
@@ -246,12 +263,26 @@ export async function startServer(
   // /metrics on the main port, or on a port of its own (--metrics-port) that need not be public.
   const metricsOnMainPort = metrics !== null && config.metricsPort === 0;
 
+  const live = { hocuspocus, store, maxDocumentSize: config.maxDocumentSize };
   const handler = handleHttp([
     healthRoutes({
       ready: () =>
         stopping === null ? store.status : { ready: false, reason: "the server is shutting down" },
     }),
     ...(metrics && metricsOnMainPort ? [metricsRoute(metrics)] : []),
+    // Before the admin API, which answers every other /api/ path.
+    versionsApi({
+      config,
+      verifier,
+      live,
+      history: versions
+        ? {
+            versions,
+            restorer: new Restorer(live, versions, logger.child({ component: "history" })),
+          }
+        : null,
+      logger,
+    }),
     adminApi({ config, verifier, hocuspocus, store, registry, updateLimits, logger }),
     ...(options.routes ?? []),
     ...(config.staticDir ? [staticFiles(config.staticDir)] : []),
@@ -297,6 +328,8 @@ export async function startServer(
     http.closeIdleConnections();
     await gateway.closeAll(Math.max(100, config.shutdownTimeout / 4));
     await documentsUnloaded(hocuspocus, config.shutdownTimeout / 2);
+    // Versions pending for documents still open, and recordings under way, before the store goes.
+    await recorder?.close();
     await store.close();
     http.closeAllConnections();
     await closed;

@@ -1,4 +1,4 @@
-import type { DocumentStore, RemoteUpdates } from "@tandem/server";
+import type { Author, DocumentStore, RemoteUpdates } from "@tandem/server";
 
 /**
  * A real store whose appends can be held back: while held, appends start (and are counted) but
@@ -32,13 +32,13 @@ export class GatedStore implements DocumentStore {
     for (const go of held) go();
   }
 
-  async append(name: string, update: Uint8Array): Promise<void> {
+  async append(name: string, update: Uint8Array, author?: Author): Promise<void> {
     if (this.held) await new Promise<void>((go) => this.held?.push(go));
     if (this.failures > 0) {
       this.failures--;
       throw new Error("simulated storage failure");
     }
-    await this.inner.append(name, update);
+    await this.inner.append(name, update, author);
     this.completedAppends++;
   }
 
@@ -50,6 +50,9 @@ export class GatedStore implements DocumentStore {
   delete = (name: string) => this.inner.delete(name);
   compact = (name: string) => this.inner.compact(name);
   watch = (name: string, onRemoteUpdates: RemoteUpdates) => this.inner.watch(name, onRemoteUpdates);
+  get versions() {
+    return this.inner.versions;
+  }
   get presence() {
     return this.inner.presence?.bind(this.inner);
   }

@@ -26,14 +26,19 @@ export class ConnectionRegistry implements Extension {
 
   describe(connection: Connection): ConnectionInfo {
     return {
-      user: userOf(connection),
+      user: connectionUser(connection),
       readOnly: connection.readOnly,
       since: new Date(this.since.get(connection) ?? this.now()).toISOString(),
     };
   }
 }
 
-function userOf(connection: Connection): ConnectionInfo["user"] {
+/**
+ * Who a connection is: the token's user, else the identity the client publishes in its presence
+ * (awareness `user.id` / `user.name` of the client ids the connection owns: PresenceGuard keeps
+ * that set in Hocuspocus's own record of the connection); null when neither says.
+ */
+export function connectionUser(connection: Connection): ConnectionInfo["user"] {
   const fromToken = (connection.context as AuthContext | undefined)?.user;
   if (fromToken) return { ...fromToken, from: "token" };
   // Without tokens the only name is the one the client publishes in its presence.

@@ -13,9 +13,24 @@ import { messageYjsSyncStep2, messageYjsUpdate } from "y-protocols/sync";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics/registry.ts";
 import { DamagedDocumentError } from "../store/damaged.ts";
-import type { DocumentStore } from "../store/document-store.ts";
+import type { Author, DocumentStore } from "../store/document-store.ts";
 import { applyStoredDocument } from "../store/merge.ts";
 import { AckGate } from "./ack-gate.ts";
+import type { AuthContext } from "./authentication.ts";
+
+/** Who made the updates a connection sends; undefined when unknown (stored without an author). */
+export type AuthorOf = (connection: Connection) => Author | undefined;
+
+/** The authenticated user (--auth jwt: the token's sub and name), if any. */
+export const authenticatedAuthor: AuthorOf = (connection) => {
+  const user = (connection.context as AuthContext | undefined)?.user;
+  return user ? { id: user.id, name: user.name } : undefined;
+};
+
+export interface DurabilityOptions {
+  /** The author stored with each update of a connection (version history); default: its user. */
+  authorOf?: AuthorOf;
+}
 
 /** Marks the transaction that fills a document from storage, so it is not stored again. */
 export const LOAD_ORIGIN = Symbol("tandem:load");
@@ -25,7 +40,9 @@ export const LOAD_ORIGIN = Symbol("tandem:load");
  * - loads a document from its compacted state and log when Hocuspocus first opens it;
  * - appends every update a client sends to the log, and acknowledges it (SyncStatus) only once
  *   it is durable (ack-gate.ts);
- * - appends updates made on the server itself (direct connections) as they happen.
+ * - appends updates made on the server itself (direct connections) as they happen;
+ * - stores each client's update with its author (authorOf), for the version history; updates
+ *   made on the server have none.
  * There is no onStoreDocument: nothing ever rewrites a whole document on a timer.
  *
  * The store retries a failing write until it is durable (a full disk delays acknowledgements,
@@ -48,9 +65,21 @@ export class Durability implements Extension {
     private readonly store: DocumentStore,
     private readonly logger: Logger,
     private readonly metrics: Metrics | null = null,
+    options: DurabilityOptions = {},
   ) {
+    const authorOf = options.authorOf ?? authenticatedAuthor;
+    // A resolver that fails costs the update its author, never the update.
+    const author = (connection: Connection): Author | undefined => {
+      try {
+        return authorOf(connection);
+      } catch (error) {
+        this.logger.error({ err: error }, "could not tell the author of an update");
+        return undefined;
+      }
+    };
     this.gate = new AckGate(
-      (connection, update) => this.store.append(connection.document.name, update),
+      (connection, update) =>
+        this.store.append(connection.document.name, update, author(connection)),
       (connection) => this.store.durable(connection.document.name),
       (connection, error) => this.dropDocument(connection.document, error),
       metrics,

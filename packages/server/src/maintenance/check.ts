@@ -5,14 +5,21 @@ import { documentNames, inspectDocument, openDirectory } from "./inspect.ts";
 export const CHECK_USAGE = `Usage: tandem check [--data DIR]
 
 Verifies every document of a stopped server's data directory: its metadata, its compacted state,
-every log entry, and that they merge. Prints one line per document and a summary; exits 0 when
-all are whole, 1 when any is damaged (then run tandem repair), 2 on bad usage.
+every log entry, that they merge, and its version history. Prints one line per document and a
+summary; exits 0 when all are whole, 1 when any is damaged (then run tandem repair), 2 on bad
+usage.
 
   --data DIR     the data directory (default: env TANDEM_DATA, else ./data)
 `;
 
 export interface CheckReport {
-  documents: { name: string; entries: number; bytes: number; problems: string[] }[];
+  documents: {
+    name: string;
+    entries: number;
+    versions: number;
+    bytes: number;
+    problems: string[];
+  }[];
   /** Problems of the directory itself (unreadable ranges). */
   problems: string[];
 }
@@ -23,8 +30,8 @@ export async function checkDirectory(path: string): Promise<CheckReport> {
     const { names, problems } = await documentNames(db);
     const documents: CheckReport["documents"] = [];
     for (const name of names) {
-      const { entries, bytes, problems: found } = await inspectDocument(db, name);
-      documents.push({ name, entries, bytes, problems: found });
+      const { entries, versions, bytes, problems: found } = await inspectDocument(db, name);
+      documents.push({ name, entries, versions, bytes, problems: found });
     }
     return { documents, problems };
   } finally {
@@ -43,7 +50,10 @@ export async function checkCommand(
   let damaged = 0;
   for (const doc of report.documents) {
     if (doc.problems.length === 0) {
-      out(`ok       ${JSON.stringify(doc.name)} (${doc.entries} log entries, ${doc.bytes} bytes)`);
+      const versions = doc.versions > 0 ? `, ${doc.versions} versions` : "";
+      out(
+        `ok       ${JSON.stringify(doc.name)} (${doc.entries} log entries${versions}, ${doc.bytes} bytes)`,
+      );
     } else {
       damaged++;
       out(`DAMAGED  ${JSON.stringify(doc.name)}: ${doc.problems.join("; ")}`);

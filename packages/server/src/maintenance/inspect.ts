@@ -1,7 +1,18 @@
 import { ClassicLevel } from "classic-level";
 import * as Y from "yjs";
+import { decodeAuthors, mergeAuthors } from "../store/authors.ts";
 import { isCorruption } from "../store/damaged.ts";
-import { documentRange, metaKey, metaRange, nameFromMetaKey, stateKey } from "../store/keys.ts";
+import type { Author, VersionInfo } from "../store/document-store.ts";
+import {
+  contentRange,
+  historyRange,
+  metaKey,
+  metaRange,
+  nameFromMetaKey,
+  parseDataKey,
+  stateKey,
+} from "../store/keys.ts";
+import { decodeVersionRecord } from "../store/leveldb-versions.ts";
 import { type DocumentMeta, decodeMeta } from "../store/meta.ts";
 
 /**
@@ -65,6 +76,8 @@ export interface InspectedDocument {
   /** The document rebuilt from `good`, as one update. */
   merged: Uint8Array;
   entries: number;
+  /** Versions in its history (leveldb-versions.ts). */
+  versions: number;
   bytes: number;
   problems: string[];
 }
@@ -82,7 +95,7 @@ export async function inspectDocument(db: Db, name: string): Promise<InspectedDo
   }
   let records: [string, Uint8Array][] = [];
   try {
-    records = await db.iterator(documentRange(name)).all();
+    records = await db.iterator(contentRange(name)).all();
   } catch (error) {
     problems.push(`data unreadable: ${describe(error)}`);
   }
@@ -121,7 +134,106 @@ export async function inspectDocument(db: Db, name: string): Promise<InspectedDo
   }
   const merged = Y.encodeStateAsUpdate(doc);
   doc.destroy();
-  return { name, meta, good, merged, entries, bytes, problems };
+  const history = await inspectHistory(db, name);
+  problems.push(...history.problems);
+  return {
+    name,
+    meta,
+    good,
+    merged,
+    entries,
+    versions: history.versions,
+    bytes: bytes + history.bytes,
+    problems,
+  };
+}
+
+/** A version of a document's history whose record and snapshot both decode. */
+export interface IntactVersion {
+  info: VersionInfo;
+  update: Uint8Array;
+}
+
+export interface HistoryReport {
+  versions: number;
+  bytes: number;
+  /** Authors of updates stored since the latest version (from the records that decode). */
+  pending: Author[];
+  problems: string[];
+}
+
+/**
+ * Reads a document's version history in key order (version records, authors records,
+ * snapshots), holding only the small records in memory: yields every intact version, returns
+ * what it found wrong.
+ */
+export async function* readHistory(
+  db: Db,
+  name: string,
+): AsyncGenerator<IntactVersion, HistoryReport> {
+  const records = new Map<string, VersionInfo>();
+  const pending: Author[][] = [];
+  const report: HistoryReport = { versions: 0, bytes: 0, pending: [], problems: [] };
+  let badRecords = 0;
+  let badSnapshots = 0;
+  let badAuthors = 0;
+  const iterator = db.iterator(historyRange(name));
+  try {
+    for (;;) {
+      const entries = await iterator.nextv(100);
+      if (entries.length === 0) break;
+      for (const [key, value] of entries) {
+        report.bytes += value.byteLength;
+        const kind = parseDataKey(key)?.kind;
+        const id = key.slice(key.lastIndexOf("\0") + 2);
+        if (kind === "v") {
+          try {
+            records.set(id, decodeVersionRecord(id, value).info);
+          } catch {
+            badRecords++;
+          }
+        } else if (kind === "w") {
+          try {
+            pending.push(decodeAuthors(value));
+          } catch {
+            badAuthors++;
+          }
+        } else if (kind === "x") {
+          const info = records.get(id);
+          records.delete(id);
+          try {
+            Y.decodeUpdate(value);
+          } catch {
+            badSnapshots++;
+            continue;
+          }
+          if (info) {
+            report.versions++;
+            yield { info, update: value };
+          }
+        }
+      }
+    }
+  } catch (error) {
+    report.problems.push(`version history unreadable: ${describe(error)}`);
+  } finally {
+    await iterator.close();
+  }
+  report.pending = mergeAuthors(...pending);
+  if (badRecords > 0) report.problems.push(`${badRecords} version records do not decode`);
+  if (badSnapshots > 0) report.problems.push(`${badSnapshots} version snapshots do not decode`);
+  if (records.size > 0) report.problems.push(`${records.size} versions have no snapshot`);
+  if (badAuthors > 0) report.problems.push(`${badAuthors} authors records do not decode`);
+  return report;
+}
+
+/** Checks a document's version history: every version record, snapshot and authors record. */
+async function inspectHistory(db: Db, name: string): Promise<HistoryReport> {
+  const history = readHistory(db, name);
+  for (;;) {
+    const next = await history.next();
+    if (next.done) return next.value;
+  }
 }
 
 export function describe(error: unknown): string {

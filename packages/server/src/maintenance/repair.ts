@@ -6,15 +6,24 @@ import { parseArgs } from "node:util";
 import { ClassicLevel } from "classic-level";
 import { ConfigError } from "../config.ts";
 import { LevelDocumentStore } from "../store/leveldb-store.ts";
-import { describe, documentNames, inspectDocument, openDirectory } from "./inspect.ts";
+import {
+  type Db,
+  describe,
+  documentNames,
+  type IntactVersion,
+  inspectDocument,
+  openDirectory,
+  readHistory,
+} from "./inspect.ts";
 
 export const REPAIR_USAGE = `Usage: tandem repair --data DIR --out NEW_DIR
 
 Salvages every readable document of a damaged data directory into a new one, which a server can
 then use. The damaged directory is never modified: it is copied, LevelDB's own repair runs on the
 copy (it drops table blocks that fail their checksums), and every document is rebuilt from the
-entries that still decode and apply. Prints what was kept and what was lost; exits 0 when every
-document was salvaged whole, 1 when something was lost, 2 on bad usage.
+entries that still decode and apply, with the intact versions of its history. Prints what was
+kept and what was lost; exits 0 when every document was salvaged whole, 1 when something was
+lost, 2 on bad usage.
 
   --data DIR     the damaged data directory (default: env TANDEM_DATA, else ./data)
   --out NEW_DIR  where to write the salvaged documents (must not exist, or be empty)
@@ -74,12 +83,16 @@ export async function repairCommand(
           out(`LOST     ${JSON.stringify(name)}: ${describe(error)}`);
           continue;
         }
+        let versions = 0;
         if (inspected.good.length > 0) {
           await store.append(name, inspected.merged);
+          versions = await salvageHistory(source, store, name);
           kept++;
         }
         if (inspected.problems.length === 0) {
-          out(`kept     ${JSON.stringify(name)}`);
+          out(
+            `kept     ${JSON.stringify(name)}${versions > 0 ? ` with ${versions} versions` : ""}`,
+          );
         } else {
           lost++;
           const what =
@@ -99,5 +112,29 @@ export async function repairCommand(
     return lost === 0 ? 0 : 1;
   } finally {
     await rm(work, { recursive: true, force: true });
+  }
+}
+
+/** Copies a document's intact versions and pending authors, a few versions per batch. */
+async function salvageHistory(
+  source: Db,
+  store: LevelDocumentStore,
+  name: string,
+): Promise<number> {
+  const history = readHistory(source, name);
+  let batch: IntactVersion[] = [];
+  let copied = 0;
+  for (;;) {
+    const next = await history.next();
+    if (next.done) {
+      await store.versions.adopt(name, batch, next.value.pending);
+      return copied + batch.length;
+    }
+    batch.push(next.value);
+    if (batch.length === 20) {
+      await store.versions.adopt(name, batch);
+      copied += batch.length;
+      batch = [];
+    }
   }
 }

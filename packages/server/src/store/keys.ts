@@ -6,13 +6,26 @@
  *                             documents scans one small record per document, not their logs
  *   d\0<name>\0s              compacted state: a Yjs update holding every update up to meta.stateSeq
  *   d\0<name>\0u<seq:16 hex>  log entry: one Yjs update, exactly as the client sent it
- *   d\0<name>\0v<ms:16 hex>   version snapshot (reserved for the versions feature)
+ *   d\0<name>\0v<id>          version record: kind, label, time, authors, snapshot size and the
+ *                             log sequence it covers (leveldb-versions.ts); small, so listing
+ *                             versions never reads their snapshots
+ *   d\0<name>\0w<seq:16 hex>  authors record: authors of log entries stored since the latest
+ *                             version, written with the first entry of each author since then
+ *                             (seq is that entry's), atomically with it; a version takes them
+ *                             and deletes them (leveldb-versions.ts)
+ *   d\0<name>\0x<id>          version snapshot: one Yjs update, the document as the version saw it
  *   \0layout                  the layout version of the whole database (LAYOUT_VERSION)
+ *
+ * Version ids are fixed-width hex of (time, counter) (version-ids.ts), so versions sort by time.
  *
  * '\0' separates the parts because it cannot occur in a document name (Hocuspocus uses it to
  * separate a name from a session id), so no name's range can contain another's. Fixed-width hex
- * sequence numbers sort in numeric order. 's' < 'u' < 'v', so a scan of a document's range yields
- * the state first and then the log in sequence order.
+ * sequence numbers sort in numeric order. 's' < 'u' < 'v' < 'w' < 'x', so a scan of a document's
+ * range yields the state first, then the log in sequence order, then the version history; a
+ * scan of the state and log (contentRange, updateRange) stops before the history.
+ *
+ * Layout 1 reserved 'v' keys before any were written and had none of 'w' or 'x', so databases of
+ * the first releases read the same: the history keys did not bump the layout version.
  */
 
 export const LAYOUT_VERSION = 1;
@@ -42,14 +55,17 @@ export const updateKey = (name: string, seq: number): string =>
 /** The data keys of every document (no metadata records), for a snapshot of all documents. */
 export const dataRange = { gte: DATA, lt: "d\x01" } as const;
 
-/** A data key's document name and what the key holds: s(tate), u(pdate) or v(ersion). */
+/**
+ * A data key's document name and what the key holds: s(tate), u(pdate), v(ersion record),
+ * w (authors record) or x (version snapshot). Only s and u are the document's content.
+ */
 export function parseDataKey(key: string): { name: string; kind: string } | null {
   const end = key.indexOf("\0", DATA.length);
   if (!key.startsWith(DATA) || end === -1) return null;
   return { name: key.slice(DATA.length, end), kind: key.charAt(end + 1) };
 }
 
-/** Every key of a document (state, log, versions), for loading and deleting. */
+/** Every key of a document (state, log, version history), for deleting it. */
 export const documentRange = (name: string) =>
   ({ gte: documentPrefix(name), lt: `${DATA}${name}\x01` }) as const;
 
@@ -71,3 +87,33 @@ export function seqOfUpdateKey(name: string, key: string): number | null {
   const seq = Number.parseInt(key.slice(prefix.length), 16);
   return Number.isSafeInteger(seq) ? seq : null;
 }
+
+/** The compacted state and the log of a document: its content, without its version history. */
+export const contentRange = (name: string) =>
+  ({ gte: stateKey(name), lt: `${documentPrefix(name)}v` }) as const;
+
+/** A document's version history: version records, authors records and snapshots. */
+export const historyRange = (name: string) =>
+  ({ gte: `${documentPrefix(name)}v`, lt: `${DATA}${name}\x01` }) as const;
+
+export const versionKey = (name: string, id: string): string => `${documentPrefix(name)}v${id}`;
+
+export const snapshotKey = (name: string, id: string): string => `${documentPrefix(name)}x${id}`;
+
+/** The version records of a document, in id (time) order. */
+export const versionRange = (name: string) =>
+  ({ gte: `${documentPrefix(name)}v`, lt: `${documentPrefix(name)}w` }) as const;
+
+/** The version id of a key from versionKey. */
+export const idOfVersionKey = (name: string, key: string): string =>
+  key.slice(documentPrefix(name).length + 1);
+
+export const authorsKey = (name: string, seq: number): string =>
+  `${documentPrefix(name)}w${seq.toString(16).padStart(SEQ_WIDTH, "0")}`;
+
+/** The authors records of a document with seq <= upTo (all of them when omitted). */
+export const authorsRange = (name: string, upTo?: number) =>
+  ({
+    gte: `${documentPrefix(name)}w`,
+    ...(upTo === undefined ? { lt: `${documentPrefix(name)}x` } : { lte: authorsKey(name, upTo) }),
+  }) as const;

@@ -1,3 +1,4 @@
+import { AuthorsSeen, encodeAuthors, normalizeAuthor } from "./authors.ts";
 import { type BatchOp, BatchWriter } from "./batch-writer.ts";
 import {
   type CompactionPolicy,
@@ -6,6 +7,7 @@ import {
 } from "./compaction-policy.ts";
 import { DamagedDocumentError, isCorruption } from "./damaged.ts";
 import type {
+  Author,
   CompactionResult,
   DocumentInfo,
   DocumentStore,
@@ -14,6 +16,8 @@ import type {
 } from "./document-store.ts";
 import {
   assertDocumentName,
+  authorsKey,
+  contentRange,
   dataRange,
   documentRange,
   metaKey,
@@ -26,6 +30,7 @@ import {
   updateRange,
 } from "./keys.ts";
 import { type Db, LevelHandle, type RecoveryEvents } from "./leveldb-handle.ts";
+import { LevelVersionStore, type LogCut } from "./leveldb-versions.ts";
 import { mergeStoredDocument } from "./merge.ts";
 import { type DocumentMeta, decodeMeta, emptyMeta, encodeMeta } from "./meta.ts";
 
@@ -70,6 +75,8 @@ interface DocumentState {
   lastAppendAt: number;
   /** The server unloaded the document: forget this record once its compaction is done. */
   unloaded: boolean;
+  /** Authors already written since the document's latest version (leveldb-versions.ts). */
+  authors: AuthorsSeen;
 }
 
 /** Which rule asked for a compaction: the size thresholds, or a quiet/unloaded/closing document. */
@@ -111,12 +118,22 @@ export class LevelDocumentStore implements DocumentStore {
   private readonly quietSweep: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private open = true;
+  /** Version history (leveldb-versions.ts), sharing this store's batches and exclusivity. */
+  readonly versions: LevelVersionStore;
 
   private constructor(
     private readonly handle: LevelHandle,
     private readonly options: LevelStoreOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.versions = new LevelVersionStore({
+      db: () => this.db(),
+      assertOpen: () => this.assertOpen(),
+      now: () => this.now(),
+      exclusive: (task) => this.exclusive(task),
+      withCut: (name, use) => this.withCut(name, use),
+      write: (ops) => this.writer.submit(ops),
+    });
     this.writer = new BatchWriter(
       async (ops) => {
         options.beforeWrite?.(ops);
@@ -163,17 +180,23 @@ export class LevelDocumentStore implements DocumentStore {
     return doc.lastOutcome;
   }
 
-  append(name: string, update: Uint8Array): Promise<void> {
+  append(name: string, update: Uint8Array, author?: Author): Promise<void> {
     this.assertOpen();
     assertDocumentName(name);
+    const by = normalizeAuthor(author);
     const cached = this.docs.get(name);
     // The common case stays synchronous up to submit, so appends are assigned sequence numbers
     // (and batched) in exactly the order they were called.
-    if (cached && !(cached instanceof Promise)) return this.appendTo(name, cached, update);
-    return this.documentState(name).then((doc) => this.appendTo(name, doc, update));
+    if (cached && !(cached instanceof Promise)) return this.appendTo(name, cached, update, by);
+    return this.documentState(name).then((doc) => this.appendTo(name, doc, update, by));
   }
 
-  private appendTo(name: string, doc: DocumentState, update: Uint8Array): Promise<void> {
+  private appendTo(
+    name: string,
+    doc: DocumentState,
+    update: Uint8Array,
+    author: Author | null,
+  ): Promise<void> {
     const seq = doc.meta.seq + 1;
     doc.meta.seq = seq;
     doc.meta.tailCount += 1;
@@ -184,7 +207,12 @@ export class LevelDocumentStore implements DocumentStore {
     this.dirty.add(name);
     const appended = this.options.events?.appended;
     const started = appended ? performance.now() : 0;
-    const write = this.writer.submit([{ type: "put", key: updateKey(name, seq), value: update }]);
+    const ops: BatchOp[] = [{ type: "put", key: updateKey(name, seq), value: update }];
+    // The author commits with the update, so the version history never misses one.
+    if (author && doc.authors.first(author)) {
+      ops.push({ type: "put", key: authorsKey(name, seq), value: encodeAuthors([author]) });
+    }
+    const write = this.writer.submit(ops);
     this.track(doc, write);
     return write.then(() => {
       if (seq > doc.committedSeq) doc.committedSeq = seq;
@@ -307,7 +335,10 @@ export class LevelDocumentStore implements DocumentStore {
   async delete(name: string): Promise<boolean> {
     this.assertOpen();
     assertDocumentName(name);
-    await this.compacting;
+    return this.exclusive(() => this.deleteDocument(name));
+  }
+
+  private async deleteDocument(name: string): Promise<boolean> {
     await this.writer.drain();
     const db = await this.db();
     const ops: BatchOp[] = [];
@@ -328,13 +359,94 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   /** One compaction at a time keeps the disk and the CPU free for appends. */
-  private async compactExclusive(name: string): Promise<CompactionResult | null> {
+  private compactExclusive(name: string): Promise<CompactionResult | null> {
+    return this.exclusive(() => this.compactDocument(name));
+  }
+
+  /**
+   * Runs `task` alone among the tasks that rewrite documents (compactions, versions, deletions):
+   * each reads what it rewrites, so two at once could undo each other.
+   */
+  private async exclusive<T>(task: () => Promise<T>): Promise<T> {
     while (this.compacting) await this.compacting;
-    const run = this.compactDocument(name);
+    const run = task();
     this.compacting = settled(run).then(() => {
       this.compacting = null;
     });
     return run;
+  }
+
+  /**
+   * Cuts a document's log for a version (see LogCut in leveldb-versions.ts) and hands it to
+   * `use`; null when the document does not exist. Runs inside exclusive(), so no compaction
+   * moves the state meanwhile.
+   */
+  private async withCut<T>(name: string, use: (cut: LogCut) => Promise<T>): Promise<T | null> {
+    const db = await this.db();
+    const known = this.docs.has(name);
+    if (!known) {
+      // Asking about a document that does not exist must not leave a record of it behind.
+      const [meta, [content]] = await Promise.all([
+        db.get(metaKey(name)),
+        db.keys({ ...contentRange(name), limit: 1 }).all(),
+      ]);
+      if (meta === undefined && content === undefined) return null;
+    }
+    const doc = await this.documentState(name);
+    // A document the server has not loaded (a version of a quiet one): forget it again after.
+    if (!known && doc.lastAppendAt === 0) doc.unloaded = true;
+    try {
+      const cut = await this.cutLog(name, doc);
+      return cut ? await use(cut) : null;
+    } finally {
+      this.forgetIfUnloaded(name);
+    }
+  }
+
+  private async cutLog(name: string, doc: DocumentState): Promise<LogCut | null> {
+    const db = await this.db();
+    // Synchronously: every append made before is covered, every one after writes its author
+    // again (it belongs to the next version).
+    const seq = doc.meta.seq;
+    doc.authors.reset();
+    if (seq === 0) return null;
+    await doc.lastWrite;
+    if (doc.committedSeq < seq) {
+      throw new Error(`the latest updates of ${JSON.stringify(name)} could not be stored`);
+    }
+    const stateSeq = doc.meta.stateSeq;
+    let entries: [string, Uint8Array][] = [];
+    return {
+      seq,
+      read: async () => {
+        const [state, read] = await Promise.all([
+          db.get(stateKey(name)),
+          db.iterator(updateRange(name, stateSeq, seq)).all(),
+        ]);
+        entries = read;
+        return { state: state ?? null, updates: entries.map(([, value]) => value) };
+      },
+      commit: async (merged, ops) => {
+        if (entries.length > 0) {
+          // The merge is done anyway: fold the log into the state in the same batch (a
+          // compaction, see compactDocument).
+          let mergedBytes = 0;
+          for (const [key, value] of entries) {
+            ops.push({ type: "del", key });
+            mergedBytes += value.byteLength;
+          }
+          ops.push({ type: "put", key: stateKey(name), value: merged });
+          doc.meta.stateSeq = seq;
+          doc.meta.tailCount -= entries.length;
+          doc.meta.tailBytes -= mergedBytes;
+          doc.meta.stateBytes = merged.byteLength;
+          this.dirty.add(name);
+        }
+        const write = this.writer.submit(ops);
+        this.track(doc, write);
+        await write;
+      },
+    };
   }
 
   private async compactDocument(name: string): Promise<CompactionResult | null> {
@@ -450,6 +562,7 @@ export class LevelDocumentStore implements DocumentStore {
         lastOutcome: Promise.resolve(),
         lastAppendAt: 0,
         unloaded: false,
+        authors: new AuthorsSeen(),
       };
       this.docs.set(name, doc);
       return doc;

@@ -3,6 +3,7 @@ import type { Connection, Hocuspocus } from "@hocuspocus/server";
 import { CloseCode } from "@tandem/protocol";
 import { ContentError, parse, render, replaceContent, toNode } from "@tandem/schema/convert";
 import * as Y from "yjs";
+import { changeLiveDocument, documentExists } from "../../documents/live.ts";
 import type { ConnectionRegistry } from "../../extensions/connection-registry.ts";
 import { tokenUserOf } from "../../extensions/connection-registry.ts";
 import type { Logger } from "../../logger.ts";
@@ -10,7 +11,7 @@ import { checkUpdate, type UpdateLimits } from "../../protocol/frame-screen.ts";
 import type { DocumentStore } from "../../store/document-store.ts";
 import { mediaTypeOf, readBody, utf8 } from "./body.ts";
 import { formatOfMediaType, MEDIA_TYPES, negotiate } from "./formats.ts";
-import { badRequest, notFound, Problem, tooLarge } from "./problem.ts";
+import { badRequest, notFound, Problem } from "./problem.ts";
 
 export interface DocumentsOptions {
   hocuspocus: Hocuspocus;
@@ -23,7 +24,7 @@ export interface DocumentsOptions {
 }
 
 /** Headers of every answer that carries document content (never run as a page of this origin). */
-const CONTENT_HEADERS = {
+export const CONTENT_HEADERS = {
   "cache-control": "no-store",
   "x-content-type-options": "nosniff",
   "content-security-policy": "default-src 'none'; sandbox",
@@ -233,12 +234,8 @@ export class Documents {
     sendJson(response, 200, { closed });
   }
 
-  private async exists(name: string): Promise<boolean> {
-    if (this.options.hocuspocus.documents.has(name)) return true;
-    const size = await this.options.store.sizeOf(name);
-    // sizeOf may keep a small record of the name: let it go, nothing has it open.
-    this.options.store.unload(name);
-    return size > 0;
+  private exists(name: string): Promise<boolean> {
+    return documentExists(this.options, name);
   }
 
   private requireFormat(request: IncomingMessage) {
@@ -262,38 +259,7 @@ export class Documents {
     return update;
   }
 
-  /**
-   * Changes the live document: `edit` runs on a copy of it, and what it changed is applied to
-   * the live document through a Hocuspocus direct connection, as one update. Durability stores
-   * it as a server-side update and Hocuspocus sends it to every connected client; this resolves
-   * once it is durable. An update that would make the document larger than --max-document-size
-   * is refused (413) before anything is applied.
-   */
-  private async change(name: string, edit: (doc: Y.Doc) => void): Promise<{ created: boolean }> {
-    const { hocuspocus, store, maxDocumentSize } = this.options;
-    const connection = await hocuspocus.openDirectConnection(name, { admin: true });
-    try {
-      const live = connection.document as NonNullable<typeof connection.document>;
-      const created = live.store.clients.size === 0;
-      const copy = new Y.Doc({ gc: false });
-      Y.applyUpdate(copy, Y.encodeStateAsUpdate(live));
-      const updates: Uint8Array[] = [];
-      copy.on("update", (update: Uint8Array) => updates.push(update));
-      edit(copy);
-      copy.destroy();
-      if (updates.length === 0) return { created: false };
-      const update = updates.length === 1 ? (updates[0] as Uint8Array) : Y.mergeUpdates(updates);
-      const size = (await store.sizeOf(name)) + update.byteLength;
-      if (size > maxDocumentSize) {
-        throw tooLarge(
-          `the document would take ${size} bytes, more than --max-document-size (${maxDocumentSize})`,
-        );
-      }
-      await connection.transact((document) => Y.applyUpdate(document, update));
-      await store.durable(name);
-      return { created };
-    } finally {
-      await connection.disconnect();
-    }
+  private change(name: string, edit: (doc: Y.Doc) => void): Promise<{ created: boolean }> {
+    return changeLiveDocument(this.options, name, edit);
   }
 }

@@ -9,12 +9,11 @@ import type { ConnectionRegistry } from "../../extensions/connection-registry.ts
 import type { Logger } from "../../logger.ts";
 import { documentNameProblem } from "../../protocol/document-name.ts";
 import type { UpdateLimits } from "../../protocol/frame-screen.ts";
-import { DamagedDocumentError } from "../../store/damaged.ts";
 import type { DocumentStore } from "../../store/document-store.ts";
 import type { Route } from "../routes.ts";
 import { adminAuthorizer } from "./authorize.ts";
 import { Documents } from "./documents.ts";
-import { badRequest, notFound, Problem, sendProblem } from "./problem.ts";
+import { badRequest, notFound, Problem, sendError } from "./problem.ts";
 
 export interface AdminApiOptions {
   config: Pick<
@@ -115,30 +114,9 @@ export function adminApi(options: AdminApiOptions): Route {
   return (request, response) => {
     const path = (request.url ?? "/").split("?")[0] ?? "/";
     if (path !== "/api" && !path.startsWith("/api/")) return false;
-    handle(request, response).catch((error: unknown) => {
-      if (error instanceof Problem) return sendProblem(response, error);
-      if (error instanceof DamagedDocumentError) {
-        return sendProblem(
-          response,
-          new Problem(
-            409,
-            "document-damaged",
-            "Conflict",
-            `the document's stored data is damaged (${error.why}): run tandem check`,
-          ),
-        );
-      }
-      logger.error({ err: error, method: request.method, path }, "admin API request failed");
-      sendProblem(
-        response,
-        new Problem(
-          500,
-          "internal-error",
-          "Internal server error",
-          "the request failed; see the server's log",
-        ),
-      );
-    });
+    handle(request, response).catch((error: unknown) =>
+      sendError(response, error, logger, { api: "admin", method: request.method, path }),
+    );
     return true;
   };
 }
