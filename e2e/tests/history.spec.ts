@@ -31,6 +31,8 @@ test("versions: automatic and named, preview and compare, restore while someone 
   playwright,
   launchOptions,
 }) => {
+  // A long story (two restores, a fresh browser): three times the usual time limit.
+  test.slow();
   const alice = await people.join("Alice", "history", { color: ALICE_COLOR });
   const bob = await people.join("Bob", "history", { color: BOB_COLOR });
 
@@ -71,7 +73,7 @@ test("versions: automatic and named, preview and compare, restore while someone 
   // Bob replaces a word and adds a paragraph.
   await selectText(bob.page, "world");
   await typeText(bob, "team");
-  await bob.page.keyboard.press("End");
+  await placeCaret(bob.page, "team.");
   await bob.page.keyboard.press("Enter");
   await typeText(bob, "A paragraph by Bob.");
   expect(await expectSameText([alice, bob])).toBe("Hello brave team.\nA paragraph by Bob.");
