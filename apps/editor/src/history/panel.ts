@@ -40,6 +40,8 @@ export function createHistoryPanel(options: {
       class: "button button--ghost history-toggle",
       "aria-controls": "history-panel",
       "aria-expanded": "false",
+      // The word "History" is hidden on narrow screens; the name stays.
+      "aria-label": "Version history",
       title: "Version history",
       "data-testid": "history-toggle",
     },
