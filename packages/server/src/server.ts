@@ -19,6 +19,7 @@ import { PresenceGuard } from "./extensions/presence-guard.ts";
 import { RemotePresence } from "./extensions/remote-presence.ts";
 import { RemoteUpdates } from "./extensions/remote-updates.ts";
 import { UpdateGuard } from "./extensions/update-guard.ts";
+import { authorOf } from "./history/authors.ts";
 import { VersionRecorder } from "./history/recorder.ts";
 import { Restorer } from "./history/restore.ts";
 import { parseRetention } from "./history/retention.ts";
@@ -179,7 +180,8 @@ export async function startServer(
     logger,
     metrics,
   });
-  const durability = new Durability(store, logger, metrics);
+  // Each update is stored with its author: the token's user, else the presence identity.
+  const durability = new Durability(store, logger, metrics, { authorOf });
   // Version history, when on and the store keeps it: automatic versions and restore.
   const versions = config.versions ? (store.versions ?? null) : null;
   const recorder = versions

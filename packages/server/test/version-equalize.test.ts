@@ -17,6 +17,30 @@ const copy = (doc: Y.Doc) => {
   return other;
 };
 
+type Op = { insert: string | object; attributes?: Record<string, unknown> };
+
+/**
+ * A text's delta with neighbouring runs of equal formatting joined: Yjs may keep such runs apart
+ * (a format marker between them), which is the same content.
+ */
+function normalized(text: Y.Text): Op[] {
+  const out: Op[] = [];
+  for (const op of text.toDelta() as Op[]) {
+    const last = out.at(-1);
+    const attributes = op.attributes ?? {};
+    if (
+      last &&
+      typeof last.insert === "string" &&
+      typeof op.insert === "string" &&
+      JSON.stringify(Object.entries(last.attributes ?? {}).sort()) ===
+        JSON.stringify(Object.entries(attributes).sort())
+    ) {
+      last.insert += op.insert;
+    } else out.push({ insert: op.insert, attributes });
+  }
+  return out;
+}
+
 /** Runs equalize on `target`, returning the updates it emitted. */
 function equalizeCounting(target: Y.Doc, source: Y.Doc): Uint8Array[] {
   const updates: Uint8Array[] = [];
@@ -123,8 +147,8 @@ describe("making a document's content equal a version's (restore)", () => {
       edit(live.getText("t"), 1 + random.int(8));
       const target = copy(live);
       equalize(target, copy(version));
-      expect(target.getText("t").toDelta(), `seed ${random.seed}, round ${round}`).toEqual(
-        version.getText("t").toDelta(),
+      expect(normalized(target.getText("t")), `seed ${random.seed}, round ${round}`).toEqual(
+        normalized(version.getText("t")),
       );
     }
   });
