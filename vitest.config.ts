@@ -11,7 +11,7 @@ export default defineConfig({
   resolve: { conditions: [SOURCE] },
   ssr: { resolve: { conditions: [SOURCE] } },
   test: {
-    include: ["packages/*/test/**/*.test.{ts,tsx}"],
+    include: ["packages/*/test/**/*.test.{ts,tsx}", "apps/*/test/**/*.test.ts"],
     // Tests start real servers and real LevelDB databases; on a 2-core machine
     // running too many files at once only adds contention, not speed.
     maxWorkers: 2,

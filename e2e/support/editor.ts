@@ -1,4 +1,4 @@
-import { expect, type Page } from "@playwright/test";
+import { expect, type Locator, type Page } from "@playwright/test";
 import type { Person } from "./fixtures.ts";
 
 /**
@@ -10,7 +10,12 @@ import type { Person } from "./fixtures.ts";
 
 /** The document as text, one line per top-level block. */
 export function documentText(page: Page): Promise<string> {
-  return page.getByTestId("editor").evaluate((editor) => {
+  return blocksText(page.getByTestId("editor"));
+}
+
+/** A rendered document's text (the editor, or a read-only view of a version), per block. */
+export function blocksText(prose: Locator): Promise<string> {
+  return prose.evaluate((editor) => {
     const copy = editor.cloneNode(true) as HTMLElement;
     for (const widget of copy.querySelectorAll('[contenteditable="false"]')) widget.remove();
     return Array.from(copy.children, (block) => block.textContent ?? "").join("\n");

@@ -6,6 +6,9 @@ import { icon } from "./editor/icons.ts";
 import { createLinkEditor } from "./editor/link.ts";
 import { createEditor } from "./editor/setup.ts";
 import { createToolbar } from "./editor/toolbar.ts";
+import { createHistoryApi } from "./history/api.ts";
+import { createAuthorDirectory } from "./history/authors.ts";
+import { createHistoryPanel } from "./history/panel.ts";
 import { brand, footer } from "./layout.ts";
 import { trackActivity } from "./presence/activity.ts";
 import { initials } from "./presence/colors.ts";
@@ -47,6 +50,12 @@ export async function showDocument(
   const shared = client.open(name, { user: user() });
 
   const status = createStatusIndicator(shared);
+  const history = createHistoryPanel({
+    document: shared,
+    api: createHistoryApi({ serverUrl: config.serverUrl, document: name, token: config.token }),
+    // From the start: every tab seen in presence is someone whose edits can be attributed.
+    authors: createAuthorDirectory(shared, user),
+  });
   const meChip = h("button", { type: "button", class: "me", "data-testid": "me-chip" });
   const editorHost = h("div", { class: "page__editor" });
   const page = h("section", { class: "page" }, editorHost);
@@ -66,11 +75,13 @@ export async function showDocument(
           { class: "doc-title" },
           h("h1", { class: "doc-title__name", "data-testid": "doc-name", title: name }, name),
           shareButton(name),
+          history.toggle,
         ),
         h("div", { class: "topbar__end" }, status.element, meChip),
       ),
       toolbarRow,
       workspace,
+      history.panel,
       footer(config.serverOverridden ? `server: ${config.serverUrl}` : undefined),
     ),
   );

@@ -10,3 +10,24 @@ export function timeAgo(then: number, now = Date.now()): string {
   if (days < 30) return days === 1 ? "yesterday" : `${days} days ago`;
   return new Date(then).toLocaleDateString();
 }
+
+/**
+ * "Today 14:05", "Yesterday 09:12", "Mon 3 Mar 14:05", "3 Mar 2024 14:05": a moment in a list
+ * of versions, in the reader's locale. Absolute, so it does not go stale while shown.
+ */
+export function dayAndTime(then: number, now = Date.now()): string {
+  const date = new Date(then);
+  const time = date.toLocaleTimeString(undefined, { hour: "2-digit", minute: "2-digit" });
+  const startOfDay = (ms: number) => new Date(ms).setHours(0, 0, 0, 0);
+  const days = Math.round((startOfDay(now) - startOfDay(then)) / 86_400_000);
+  if (days === 0) return `Today ${time}`;
+  if (days === 1) return `Yesterday ${time}`;
+  const sameYear = date.getFullYear() === new Date(now).getFullYear();
+  const day = date.toLocaleDateString(undefined, {
+    ...(days > 0 && days < 7 ? { weekday: "short" } : {}),
+    day: "numeric",
+    month: "short",
+    ...(sameYear ? {} : { year: "numeric" }),
+  });
+  return `${day} ${time}`;
+}

@@ -1,6 +1,6 @@
 /**
- * Toolbar icons: 24×24 stroke drawings in the style of Lucide (ISC licence), inlined so the app
- * shell needs no icon font or extra request offline.
+ * Toolbar and top bar icons: 24×24 stroke drawings in the style of Lucide (ISC licence),
+ * inlined so the app shell needs no icon font or extra request offline.
  */
 const ICONS = {
   undo: '<path d="M9 14 4 9l5-5"/><path d="M4 9h10.5a5.5 5.5 0 0 1 0 11H11"/>',
@@ -23,6 +23,10 @@ const ICONS = {
   link: '<path d="M10 13a5 5 0 0 0 7.54.54l3-3a5 5 0 0 0-7.07-7.07l-1.72 1.71"/><path d="M14 11a5 5 0 0 0-7.54-.54l-3 3a5 5 0 0 0 7.07 7.07l1.71-1.71"/>',
   share:
     '<path d="M4 12v7a2 2 0 0 0 2 2h12a2 2 0 0 0 2-2v-7"/><path d="m16 6-4-4-4 4"/><path d="M12 2v13"/>',
+  history:
+    '<path d="M3 12a9 9 0 1 0 9-9 9.75 9.75 0 0 0-6.74 2.74L3 8"/><path d="M3 3v5h5"/><path d="M12 7v5l4 2"/>',
+  close: '<path d="M18 6 6 18"/><path d="m6 6 12 12"/>',
+  back: '<path d="m12 19-7-7 7-7"/><path d="M19 12H5"/>',
 } as const;
 
 export type IconName = keyof typeof ICONS;
