@@ -4,6 +4,7 @@ import { manyDocs } from "./many-docs.ts";
 import { persistence } from "./persistence.ts";
 import { presence } from "./presence.ts";
 import { scaleOut } from "./scale-out.ts";
+import { stalls } from "./stalls.ts";
 import { throughput } from "./throughput.ts";
 import type { AnyScenario } from "./types.ts";
 
@@ -27,6 +28,7 @@ export const SCENARIOS: readonly AnyScenario[] = [
   crash,
   presence,
   scaleOut,
+  stalls,
 ];
 
 /** Each parameter of a scenario at its default or its tiny size. */
