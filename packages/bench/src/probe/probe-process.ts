@@ -29,7 +29,9 @@ async function rounds(current: LightClient, intervalMs: number): Promise<void> {
       return; // closed: a disconnect, or the server went away
     }
     if (client !== current) return;
-    (samples[sentIn] ??= []).push(ms);
+    const list = samples[sentIn] ?? [];
+    samples[sentIn] = list;
+    list.push(ms);
     await sleep(Math.max(0, sentAt + intervalMs - performance.now()));
   }
 }
