@@ -2,7 +2,7 @@ import type { Redis } from "ioredis";
 import type { Pool } from "pg";
 import { type CompactionPolicy, shouldCompact } from "../compaction-policy.ts";
 import type { CompactionResult } from "../document-store.ts";
-import { mergeStoredDocument } from "../merge.ts";
+import { mergeOffThread } from "../merge-worker/merge-worker.ts";
 import { after, decodeEntries, type KeyScheme, minId, type StreamId, ZERO_ID } from "./keys.ts";
 import { checkout, commitState, LOCK_NAMESPACE, readRow } from "./schema.ts";
 
@@ -12,7 +12,7 @@ import { checkout, commitState, LOCK_NAMESPACE, readRow } from "./schema.ts";
  *   1. in one transaction, pg_try_advisory_xact_lock for the document (taken: someone else is
  *      compacting it, skip);
  *   2. read the row (state, upto) and the stream after upto;
- *   3. merge them through a Y.Doc;
+ *   3. merge them through a Y.Doc (in the merge thread for a large document);
  *   4. compare-and-set: write the new state and upto only WHERE upto is still the one read;
  *   5. after the commit, XTRIM MINID below the new upto, keeping `trimSlackMs` of entries for
  *      readers that are behind.
@@ -82,7 +82,7 @@ export async function compactDocument(
       await client.query("ROLLBACK");
       return null;
     }
-    const { update: state } = mergeStoredDocument({
+    const { update: state } = await mergeOffThread({
       state: row?.state ?? null,
       updates: entries.map((e) => e.update),
     });
