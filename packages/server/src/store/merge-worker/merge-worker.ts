@@ -1,7 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { StoredDocument } from "../document-store.ts";
 import { mergeStoredDocument } from "../merge.ts";
-import { type MergeReply, type MergeRequest, pack, storedBytes } from "./packing.ts";
+import { handOver, type MergeReply, type MergeRequest, storedBytes } from "./handover.ts";
 
 /**
  * Merging a stored document (its state and log through a Y.Doc) takes time in proportion to the
@@ -65,7 +65,8 @@ class MergeThread {
   merge(stored: StoredDocument): Promise<Merged> {
     const worker = this.running();
     const id = this.nextId++;
-    const request: MergeRequest = { id, document: pack(stored) };
+    const { document, transfer } = handOver(stored);
+    const request: MergeRequest = { id, document };
     return new Promise<Merged>((resolve, reject) => {
       this.jobs.set(id, { resolve, reject });
       if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -73,9 +74,7 @@ class MergeThread {
       // A pending merge keeps the process alive (a closing store waits for it); an idle thread
       // does not.
       worker.ref();
-      // pack() made both buffers for this request alone: hand them over rather than copy them.
-      const { bytes, lengths } = request.document;
-      worker.postMessage(request, [bytes, lengths.buffer as ArrayBuffer]);
+      worker.postMessage(request, transfer);
     });
   }
 
@@ -138,7 +137,9 @@ const thread = new MergeThread();
 /**
  * mergeStoredDocument, off the event loop when the document is large enough for it to matter
  * (see above). Rejects only if the merge thread died; entries that do not apply are counted in
- * `failed`, as mergeStoredDocument counts them.
+ * `failed`, as mergeStoredDocument counts them. It takes the document's buffers: a caller must
+ * not read `stored`'s state or updates afterwards (they may be handed to the thread, see
+ * handover.ts).
  */
 export function mergeOffThread(stored: StoredDocument): Promise<Merged> {
   if (storedBytes(stored) < MERGE_IN_PLACE_BYTES || !thread.usable) {

@@ -1,6 +1,6 @@
 import { parentPort } from "node:worker_threads";
 import { mergeStoredDocument } from "../merge.ts";
-import { type MergeReply, type MergeRequest, unpack } from "./packing.ts";
+import type { MergeReply, MergeRequest } from "./handover.ts";
 
 /**
  * The merge thread (started by merge-worker.ts): merges each stored document it is sent, one at
@@ -13,7 +13,7 @@ if (!port) throw new Error("merge-worker/thread.ts runs as a worker thread only"
 port.on("message", ({ id, document }: MergeRequest) => {
   let reply: MergeReply;
   try {
-    const { update, failed } = mergeStoredDocument(unpack(document));
+    const { update, failed } = mergeStoredDocument(document);
     reply = { id, update, failed };
   } catch (error) {
     reply = { id, error: error instanceof Error ? error.message : String(error) };
