@@ -5,6 +5,7 @@ import { persistence } from "./persistence.ts";
 import { presence } from "./presence.ts";
 import { scaleOut } from "./scale-out.ts";
 import { soak } from "./soak.ts";
+import { stalls } from "./stalls.ts";
 import { throughput } from "./throughput.ts";
 import type { AnyScenario } from "./types.ts";
 import { versions } from "./versions.ts";
@@ -29,6 +30,7 @@ export const SCENARIOS: readonly AnyScenario[] = [
   crash,
   presence,
   scaleOut,
+  stalls,
   versions,
 ];
 

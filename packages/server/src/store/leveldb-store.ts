@@ -32,6 +32,7 @@ import {
 import { type Db, LevelHandle, type RecoveryEvents } from "./leveldb-handle.ts";
 import { LevelVersionStore, type LogCut } from "./leveldb-versions.ts";
 import { mergeStoredDocument } from "./merge.ts";
+import { mergeOffThread } from "./merge-worker/merge-worker.ts";
 import { type DocumentMeta, decodeMeta, emptyMeta, encodeMeta } from "./meta.ts";
 
 export interface StoreEvents {
@@ -469,7 +470,7 @@ export class LevelDocumentStore implements DocumentStore {
       mergedBytes += value.byteLength;
     }
     if (updates.length === 0) return null;
-    const { update: merged, failed } = mergeStoredDocument({ state, updates });
+    const { update: merged, failed } = await mergeOffThread({ state, updates });
     // Compacting would drop the entries that do not apply, silently: leave the damage for
     // `tandem check` and `tandem repair` to report.
     if (failed > 0) throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);

@@ -3,7 +3,7 @@ import type { Pool } from "pg";
 import { encodeAuthors, mergeAuthors } from "../authors.ts";
 import { type CompactionPolicy, shouldCompact } from "../compaction-policy.ts";
 import type { CompactionResult } from "../document-store.ts";
-import { mergeStoredDocument } from "../merge.ts";
+import { mergeOffThread } from "../merge-worker/merge-worker.ts";
 import {
   after,
   authorsOfEntries,
@@ -21,7 +21,8 @@ import { checkout, commitState, LOCK_NAMESPACE, pendingOf, readRow } from "./sch
  *   1. in one transaction, pg_try_advisory_xact_lock for the document (taken: someone else is
  *      compacting it, skip);
  *   2. read the row (state, upto) and the stream after upto;
- *   3. merge them through a Y.Doc, and add the merged entries' authors to the pending authors;
+ *   3. merge them through a Y.Doc (in the merge thread for a large document), and add the merged
+ *      entries' authors to the pending authors;
  *   4. compare-and-set: write the new state, upto and pending authors only WHERE upto is still
  *      the one read;
  *   5. after the commit, XTRIM MINID below the new upto, keeping `trimSlackMs` of entries for
@@ -92,7 +93,7 @@ export async function compactDocument(
       await client.query("ROLLBACK");
       return null;
     }
-    const { update: state } = mergeStoredDocument({
+    const { update: state } = await mergeOffThread({
       state: row?.state ?? null,
       updates: entries.map((e) => e.update),
     });
