@@ -1,4 +1,5 @@
 import { HocuspocusProvider, HocuspocusProviderWebsocket } from "@hocuspocus/provider";
+import { QuietWebSocket } from "@tandem/testkit/providers";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import WebSocket from "ws";
@@ -23,7 +24,9 @@ export const hocuspocusAdapter: ProtocolAdapter = {
     const doc = new Y.Doc();
     const socket = new HocuspocusProviderWebsocket({
       url,
-      WebSocketPolyfill: WebSocket,
+      // ws with a standing "error" listener: the provider closes a socket that may still be
+      // connecting after removing its own listeners, which would throw in the bench.
+      WebSocketPolyfill: QuietWebSocket,
       // Reconnect quickly: the crash scenario restarts servers and waits for nothing else.
       delay: 50,
       minDelay: 20,

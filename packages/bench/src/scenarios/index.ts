@@ -1,5 +1,6 @@
 import { crash } from "./crash.ts";
 import { fanOut } from "./fan-out.ts";
+import { largeDoc } from "./large-doc.ts";
 import { manyDocs } from "./many-docs.ts";
 import { persistence } from "./persistence.ts";
 import { presence } from "./presence.ts";
@@ -29,6 +30,7 @@ export const SCENARIOS: readonly AnyScenario[] = [
   presence,
   scaleOut,
   stalls,
+  largeDoc,
 ];
 
 /** Each parameter of a scenario at its default or its tiny size. */
