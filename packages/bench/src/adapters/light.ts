@@ -38,7 +38,15 @@ export interface LightHandlers {
 export interface LightOptions extends LightHandlers {
   /** The first sync fails after this long. */
   timeoutMs?: number;
+  /**
+   * After this long without sending anything, send an empty update (0: never). A Hocuspocus
+   * server closes a socket that sent nothing for its timeout (60 s); providers keep theirs open
+   * with awareness renewals every 15 s, which a light client has none of.
+   */
+  keepAliveMs?: number;
 }
+
+const KEEP_ALIVE_MS = 15_000;
 
 /**
  * One bare WebSocket on one document that speaks the sync protocol and holds no Y.Doc: it asks
@@ -73,6 +81,9 @@ export class LightClient {
   /** Callers of allAcked() waiting, each until `acked` reaches its count. */
   private ackWaiters: { count: number; resolve: () => void }[] = [];
   private closedError: Error | null = null;
+  private lastSentAt = performance.now();
+  private paused = false;
+  private keepAlive: NodeJS.Timeout | null = null;
 
   constructor(
     readonly protocol: Protocol,
@@ -88,6 +99,7 @@ export class LightClient {
     this.ws.binaryType = "nodebuffer";
     this.closed = new Promise((resolve) => {
       this.ws.on("close", (code, reason) => {
+        if (this.keepAlive) clearInterval(this.keepAlive);
         this.closedError = new Error(`${docName}: the socket closed (${code})`);
         this.failWaiters();
         resolve({ code, reason: reason.toString() });
@@ -122,6 +134,7 @@ export class LightClient {
         if (this.handle(data, at) && this.syncedAt === null) {
           this.syncedAt = at;
           clearTimeout(timer);
+          this.startKeepAlive(options.keepAliveMs ?? KEEP_ALIVE_MS);
           resolve();
         }
       });
@@ -195,17 +208,32 @@ export class LightClient {
     return this.ws.readyState === WebSocket.OPEN;
   }
 
-  /** Stops reading the socket at the TCP level, as a client that hangs would. */
+  /** Stops reading the socket at the TCP level, and sending, as a client that hangs would. */
   pause(): void {
+    this.paused = true;
     this.ws.pause();
   }
 
   resume(): void {
+    this.paused = false;
     this.ws.resume();
+  }
+
+  private startKeepAlive(everyMs: number): void {
+    if (everyMs <= 0) return;
+    this.keepAlive = setInterval(() => {
+      if (this.paused || performance.now() - this.lastSentAt < everyMs) return;
+      // An empty update changes nothing, so nobody else hears of it; the Hocuspocus protocol
+      // acknowledges it, which is not one of this client's updates.
+      if (this.protocol === "hocuspocus") this.awaitingAck.push(-1);
+      this.sync(SYNC_UPDATE, EMPTY_UPDATE);
+    }, everyMs / 3);
+    this.keepAlive.unref();
   }
 
   /** Closes the socket at once (no close handshake). */
   close(): void {
+    if (this.keepAlive) clearInterval(this.keepAlive);
     this.ws.terminate();
   }
 
@@ -219,6 +247,7 @@ export class LightClient {
   }
 
   private write(body: (e: encoding.Encoder) => void): void {
+    this.lastSentAt = performance.now();
     const e = encoding.createEncoder();
     encoding.writeUint8Array(e, this.prefix);
     body(e);

@@ -1,5 +1,6 @@
 import { crash } from "./crash.ts";
 import { fanOut } from "./fan-out.ts";
+import { largeDoc } from "./large-doc.ts";
 import { manyDocs } from "./many-docs.ts";
 import { persistence } from "./persistence.ts";
 import { presence } from "./presence.ts";
@@ -32,6 +33,7 @@ export const SCENARIOS: readonly AnyScenario[] = [
   scaleOut,
   stalls,
   versions,
+  largeDoc,
 ];
 
 /**
