@@ -33,7 +33,7 @@ Scenarios:
   --scenario LIST                comma-separated (default: all): ${SCENARIOS.map((s) => s.name).join(", ")}
   --runs N                       runs per scenario and server; tables show medians (default 1)
   --tiny                         tiny sizes (what the smoke test runs)
-  --trace FILE                   editing trace (.json or .json.gz) for the persistence scenario
+  --trace FILE                   editing trace (.json or .json.gz) for the persistence and versions scenarios
 ${sizes.join("\n")}
 
 Output:
@@ -222,10 +222,7 @@ export async function main(argv: readonly string[]): Promise<number> {
         : url
           ? [`external ${url} (${protocol})`]
           : servers.map((k) => `${SERVER_SPECS[k].label} = ${SERVER_SPECS[k].description}`)),
-      ...selfHosted.map(
-        (s) =>
-          `${s.name}: its own Tandem instances (serve --redis-url --postgres-url) on a fresh redis-server and PostgreSQL per column`,
-      ),
+      ...selfHosted.map((s) => `${s.name}: ${s.describes}`),
     ];
     process.stdout.write(`Servers: ${described.join("; ")}\n`);
     if (outcome.file) process.stdout.write(`Results: ${outcome.file}\n`);

@@ -153,6 +153,7 @@ async function runVariant(
           params,
           docPrefix: `bench-${id}-${run}-${variant}-`,
           launch: options.launch,
+          tracePath: options.tracePath,
           progress: options.progress,
         },
         variant,

@@ -51,11 +51,16 @@ describe("bench smoke test: every scenario at a tiny size", () => {
     const runs = lines.filter((l): l is RunRecord => l.type === "run");
     const summaries = lines.filter((l): l is SummaryRecord => l.type === "summary");
     const driving = SCENARIOS.filter((s) => !isSelfHosted(s));
-    expect(runs).toHaveLength(driving.length * servers.length + 2);
+    // Self-hosted: scale-out's two columns, versions' one.
+    expect(runs).toHaveLength(driving.length * servers.length + 3);
     expect(summaries.map((s) => s.scenario)).toEqual(SCENARIOS.map((s) => s.name));
     for (const summary of summaries) {
       if (summary.scenario === "scale-out") {
         expect(Object.keys(summary.medians)).toEqual(["1 instance", "2 instances"]);
+        continue;
+      }
+      if (summary.scenario === "versions") {
+        expect(Object.keys(summary.medians)).toEqual(["LevelDB"]);
         continue;
       }
       expect(Object.keys(summary.medians).sort()).toEqual(["tandem", "y-websocket"]);
@@ -126,6 +131,15 @@ describe("bench smoke test: every scenario at a tiny size", () => {
       expect(r.metrics.postgres_cpu_pct).toEqual(expect.any(Number));
     }
     expect(run("scale-out", "2 instances").metrics.instance2_cpu_pct).toEqual(expect.any(Number));
+  });
+
+  it("versions: a trace replayed with automatic versions and retention, sizes reported", () => {
+    const r = run("versions", "LevelDB");
+    expect(r.checks).toEqual({ text_match: true, versions_kept: true });
+    expect(r.metrics.versions_recorded).toBeGreaterThan(0);
+    expect(r.metrics.versions_kept).toBeGreaterThan(0);
+    expect(r.metrics.bytes_per_version).toBeGreaterThan(0);
+    expect(r.metrics.versions_bytes).toBeGreaterThanOrEqual(r.metrics.bytes_per_version as number);
   });
 
   it("presence delivers every cursor move and reads the server's CPU", () => {

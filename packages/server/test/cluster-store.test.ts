@@ -223,6 +223,7 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
       upto: "1-0",
       coveredBytes: 0,
       coveredCount: 0,
+      pendingAuthors: new Uint8Array(),
     });
     await pool.end();
     expect(won).toBe(false);

@@ -1,6 +1,13 @@
-import { DEFAULT_RETENTION, expiredVersions, parseRetention, RetentionError } from "@tandem/server";
+import type { VersionInfo, VersionKind } from "@tandem/server";
+import {
+  ConfigError,
+  DEFAULT_RETENTION,
+  expiredVersions,
+  parseRetention,
+  RetentionError,
+  resolveConfig,
+} from "@tandem/server";
 import { describe, expect, it } from "vitest";
-import type { VersionInfo, VersionKind } from "../src/store/document-store.ts";
 
 const H = 3_600_000;
 const D = 24 * H;
@@ -47,6 +54,37 @@ describe("--version-retention syntax", () => {
   ])("refuses %j precisely", (text, message) => {
     expect(() => parseRetention(text)).toThrow(RetentionError);
     expect(() => parseRetention(text)).toThrow(message);
+  });
+});
+
+describe("version history settings", () => {
+  it("have defaults, flags and environment variables; a bad policy is a precise config error", () => {
+    const defaults = resolveConfig({ argv: [], env: {} });
+    expect(defaults).toMatchObject({
+      versions: true,
+      versionIdle: 60_000,
+      versionInterval: 600_000,
+      versionRetention: DEFAULT_RETENTION,
+    });
+    const flags = resolveConfig({
+      argv: ["--no-versions", "--version-idle", "500", "--version-retention=1h:all,30d:1d"],
+      env: { TANDEM_VERSION_INTERVAL: "5000" },
+    });
+    expect(flags).toMatchObject({
+      versions: false,
+      versionIdle: 500,
+      versionInterval: 5000,
+      versionRetention: "1h:all,30d:1d",
+    });
+    const bad = () =>
+      resolveConfig({ argv: [], env: { TANDEM_VERSION_RETENTION: "7d:all,24h:1h" } });
+    expect(bad).toThrow(ConfigError);
+    expect(bad).toThrow(
+      'invalid --version-retention "7d:all,24h:1h": tier 2 "24h:1h": ages must increase',
+    );
+    expect(() => resolveConfig({ argv: ["--version-idle", "5"], env: {} })).toThrow(
+      /invalid --version-idle: "5" \(accepted: an integer from 10 to 86400000\)/,
+    );
   });
 });
 

@@ -2,16 +2,26 @@ import {
   type Author,
   type DocumentStore,
   LevelDocumentStore,
+  RedisPostgresStore,
   type VersionStore,
 } from "@tandem/server";
-import { seededRandom, tempDir } from "@tandem/testkit";
-import { afterEach, describe, expect, it } from "vitest";
+import {
+  type PostgresEngine,
+  type RedisEngine,
+  seededRandom,
+  startPostgres,
+  startRedis,
+  tempDir,
+} from "@tandem/testkit";
+import pg from "pg";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 
 /**
  * The version history of both stores through the one VersionStore interface: recording,
  * listing, reading and deleting versions, and the authors of each version, exact across several
- * authors, compactions and restarts. The contract runs against LevelDB (temp dirs).
+ * authors, compactions and restarts. The same contract runs against LevelDB (temp dirs) and the
+ * cluster store (real Redis and PostgreSQL).
  */
 
 const NEVER = { minUpdates: 1_000_000, ratio: 100, maxUpdates: 10_000_000 };
@@ -397,5 +407,127 @@ describe("version history: LevelDB store", () => {
         },
       };
     },
+  });
+});
+
+describe("version history: cluster store (Redis Streams + PostgreSQL)", () => {
+  let redis: RedisEngine;
+  let postgres: PostgresEngine;
+  let databases = 0;
+  const opened: DocumentStore[] = [];
+  beforeAll(async () => {
+    [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
+  });
+  afterAll(async () => {
+    await Promise.all([redis?.stop(), postgres?.stop()]);
+  });
+  afterEach(async () => {
+    for (const store of opened.splice(0)) await store.close();
+  });
+  async function newCluster() {
+    databases++;
+    const postgresUrl = await postgres.createDatabase(`versions_${databases}`);
+    const keyPrefix = `v${databases}:`;
+    return {
+      postgresUrl,
+      open: async () => {
+        const store = await RedisPostgresStore.open({
+          redisUrl: redis.url,
+          postgresUrl,
+          fsync: false,
+          compaction: NEVER,
+          keyPrefix,
+          trimSlackMs: 0,
+        });
+        opened.push(store);
+        return store;
+      },
+    };
+  }
+
+  contract({ family: newCluster });
+
+  it("instances appending, compacting and recording at once: each version has exactly the authors of what it added", async () => {
+    const random = seededRandom();
+    const seed = `seed ${random.seed} (rerun with TANDEM_SEED=${random.seed})`;
+    const cluster = await newCluster();
+    const instances = await Promise.all([cluster.open(), cluster.open(), cluster.open()]);
+    const people = [ALICE, BOB, CAROL, null];
+    const writers = people.map((_, i) => writer(i + 1));
+    const itemAuthor = new Map<string, string | null>();
+    const inFlight: Promise<unknown>[] = [];
+    for (let step = 0; step < 300; step++) {
+      const at = random.pick(instances);
+      const who = random.int(people.length);
+      const person = people[who] ?? null;
+      const item = `${person?.id ?? "server"}:${step}`;
+      const update = (writers[who] as (item: string) => Uint8Array)(item);
+      inFlight.push(
+        at
+          .append("doc", update, person ?? undefined)
+          .then(() => itemAuthor.set(item, person?.id ?? null)),
+      );
+      const roll = random.next();
+      const other = versionsOf(random.pick(instances));
+      if (roll < 0.08) inFlight.push(other.record("doc", { kind: "auto" }));
+      else if (roll < 0.14) inFlight.push(random.pick(instances).compact("doc"));
+      else if (roll < 0.2) await Promise.all(inFlight.splice(0));
+    }
+    await Promise.all(inFlight.splice(0));
+    await versionsOf(instances[0] as DocumentStore).record("doc", { kind: "named", label: "last" });
+    const fresh = versionsOf(await cluster.open());
+    expect(await fresh.pendingAuthors("doc"), seed).toEqual([]);
+    const history = (await fresh.list("doc")).reverse();
+    expect(history.length, seed).toBeGreaterThan(5);
+    let before = new Set<string>();
+    for (const version of history) {
+      const items = itemsOf((await fresh.read("doc", version.id))?.update);
+      const expected = new Set(
+        items
+          .filter((item) => !before.has(item))
+          .map((item) => itemAuthor.get(item))
+          .filter((id): id is string => id != null),
+      );
+      expect(new Set(ids(version.authors)), `${version.id} (${seed})`).toEqual(expected);
+      expect(items.filter((item) => before.has(item)).length, seed).toBe(before.size);
+      before = new Set(items);
+    }
+    expect([...before].sort(), seed).toEqual([...itemAuthor.keys()].sort());
+  });
+
+  it("brings a database of the first schema up to date: its documents keep their content and get a history", async () => {
+    const cluster = await newCluster();
+    const client = new pg.Client({ connectionString: cluster.postgresUrl });
+    await client.connect();
+    // Schema 1, as the first releases created it, with one compacted document.
+    await client.query("CREATE TABLE tandem_schema (version integer NOT NULL)");
+    await client.query("INSERT INTO tandem_schema (version) VALUES (1)");
+    await client.query(`CREATE TABLE tandem_documents (
+      name text PRIMARY KEY, state bytea NOT NULL, upto text NOT NULL,
+      covered_bytes bigint NOT NULL, covered_count bigint NOT NULL,
+      created_at timestamptz NOT NULL DEFAULT now(), updated_at timestamptz NOT NULL DEFAULT now())`);
+    const write = writer(1);
+    const old = Y.mergeUpdates([write("old:0"), write("old:1")]);
+    await client.query(
+      "INSERT INTO tandem_documents (name, state, upto, covered_bytes, covered_count) VALUES ('doc', $1, '1-0', 10, 2)",
+      [Buffer.from(old)],
+    );
+    const store = await cluster.open();
+    expect((await client.query("SELECT version FROM tandem_schema")).rows).toEqual([
+      { version: 2 },
+    ]);
+    await client.end();
+    const versions = versionsOf(store);
+    expect(itemsOf(await store.read("doc"))).toEqual(["old:0", "old:1"]);
+    expect(await versions.pendingAuthors("doc")).toEqual([]);
+    expect(await versions.list("doc")).toEqual([]);
+    await store.append("doc", write("alice:2"), ALICE);
+    const version = await must(versions.record("doc", { kind: "auto" }));
+    expect(version.authors).toEqual([ALICE]);
+    expect(itemsOf((await versions.read("doc", version.id))?.update)).toEqual([
+      "alice:2",
+      "old:0",
+      "old:1",
+    ]);
   });
 });

@@ -6,6 +6,7 @@ import { presence } from "./presence.ts";
 import { scaleOut } from "./scale-out.ts";
 import { throughput } from "./throughput.ts";
 import type { AnyScenario } from "./types.ts";
+import { versions } from "./versions.ts";
 
 export {
   type AnyScenario,
@@ -27,6 +28,7 @@ export const SCENARIOS: readonly AnyScenario[] = [
   crash,
   presence,
   scaleOut,
+  versions,
 ];
 
 /** Each parameter of a scenario at its default or its tiny size. */

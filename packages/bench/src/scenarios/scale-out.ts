@@ -54,6 +54,8 @@ export const scaleOut = defineSelfHosted({
     { key: "postgres_cpu_pct", label: "PostgreSQL CPU", unit: "% core", better: "none" },
     { key: "loadgen_cpu_pct", label: "load generator CPU", unit: "% core", better: "none" },
   ],
+  describes:
+    "its own Tandem instances (serve --redis-url --postgres-url) on a fresh redis-server and PostgreSQL per column",
   variants: (params) =>
     Array.from({ length: params.instances }, (_, i) => `${i + 1} instance${i === 0 ? "" : "s"}`),
 

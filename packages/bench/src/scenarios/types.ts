@@ -54,6 +54,8 @@ export interface SelfHostedContext<K extends string = string> {
   docPrefix: string;
   /** How the bench starts servers (node flags, extra Tandem flags). */
   launch: LaunchOptions;
+  /** --trace FILE, if given. */
+  tracePath: string | null;
   progress: Progress;
 }
 
@@ -70,6 +72,8 @@ export interface SelfHostedScenario<K extends string = string> {
   metrics: readonly MetricSpec[];
   /** The columns, in order: a label per variant. */
   variants(params: Record<K, number>): string[];
+  /** What it starts or opens, for the report's "Servers:" line. */
+  describes: string;
   runVariant(ctx: SelfHostedContext<K>, variant: number): Promise<SelfHostedResult>;
 }
 

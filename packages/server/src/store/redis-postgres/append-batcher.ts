@@ -1,6 +1,6 @@
 import type { Redis } from "ioredis";
 import { GroupCommit } from "../group-commit.ts";
-import { type KeyScheme, ORIGIN_FIELD, UPDATE_FIELD } from "./keys.ts";
+import { AUTHOR_FIELD, type KeyScheme, ORIGIN_FIELD, UPDATE_FIELD } from "./keys.ts";
 
 /**
  * Group commit into Redis: every append made during one turn of the event loop goes into one
@@ -10,7 +10,8 @@ import { type KeyScheme, ORIGIN_FIELD, UPDATE_FIELD } from "./keys.ts";
  * Redis has written its AOF by then).
  *
  * For each document in a transaction: XADD per update (in call order, so a document's appends
- * are durable in order), then its meta totals and its name in the documents set.
+ * are durable in order) with its author when known, then its meta totals and its name in the
+ * documents set.
  *
  * While Redis is away (restarting, unreachable) or refuses writes for a while (out of memory
  * under noeviction, loading its AOF, a failing disk: MISCONF), a failed transaction is *held*,
@@ -34,6 +35,8 @@ import { type KeyScheme, ORIGIN_FIELD, UPDATE_FIELD } from "./keys.ts";
 interface Pending {
   name: string;
   update: Uint8Array;
+  /** The author, encoded (authors.ts), or null. */
+  author: Uint8Array | null;
   resolve: () => void;
   reject: (error: unknown) => void;
 }
@@ -103,8 +106,10 @@ export class AppendBatcher {
     await this.drain();
   }
 
-  append(name: string, update: Uint8Array): Promise<void> {
-    return new Promise((resolve, reject) => this.queue.add({ name, update, resolve, reject }));
+  append(name: string, update: Uint8Array, author: Uint8Array | null = null): Promise<void> {
+    return new Promise((resolve, reject) =>
+      this.queue.add({ name, update, author, resolve, reject }),
+    );
   }
 
   /** Resolves when everything appended so far has been written (or has failed). */
@@ -168,15 +173,17 @@ export class AppendBatcher {
   private async exec(batch: Pending[]): Promise<Committed> {
     const committed: Committed = new Map();
     const multi = this.redis.multi();
-    for (const { name, update } of batch) {
-      multi.xadd(
-        this.keys.stream(name),
-        "*",
+    for (const { name, update, author } of batch) {
+      const fields: (string | Buffer)[] = [
         ORIGIN_FIELD,
         this.instanceId,
         UPDATE_FIELD,
         Buffer.from(update.buffer, update.byteOffset, update.byteLength),
-      );
+      ];
+      if (author) {
+        fields.push(AUTHOR_FIELD, Buffer.from(author.buffer, author.byteOffset, author.byteLength));
+      }
+      multi.xadd(this.keys.stream(name), "*", ...fields);
       const totals = committed.get(name) ?? { bytes: 0, count: 0 };
       totals.bytes += update.byteLength;
       totals.count += 1;

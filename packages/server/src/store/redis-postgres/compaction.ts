@@ -1,10 +1,19 @@
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
+import { encodeAuthors, mergeAuthors } from "../authors.ts";
 import { type CompactionPolicy, shouldCompact } from "../compaction-policy.ts";
 import type { CompactionResult } from "../document-store.ts";
 import { mergeStoredDocument } from "../merge.ts";
-import { after, decodeEntries, type KeyScheme, minId, type StreamId, ZERO_ID } from "./keys.ts";
-import { checkout, commitState, LOCK_NAMESPACE, readRow } from "./schema.ts";
+import {
+  after,
+  authorsOfEntries,
+  decodeEntries,
+  type KeyScheme,
+  minId,
+  type StreamId,
+  ZERO_ID,
+} from "./keys.ts";
+import { checkout, commitState, LOCK_NAMESPACE, pendingOf, readRow } from "./schema.ts";
 
 /**
  * Folds a document's stream into its PostgreSQL state. Any instance may run it at any time:
@@ -12,8 +21,9 @@ import { checkout, commitState, LOCK_NAMESPACE, readRow } from "./schema.ts";
  *   1. in one transaction, pg_try_advisory_xact_lock for the document (taken: someone else is
  *      compacting it, skip);
  *   2. read the row (state, upto) and the stream after upto;
- *   3. merge them through a Y.Doc;
- *   4. compare-and-set: write the new state and upto only WHERE upto is still the one read;
+ *   3. merge them through a Y.Doc, and add the merged entries' authors to the pending authors;
+ *   4. compare-and-set: write the new state, upto and pending authors only WHERE upto is still
+ *      the one read;
  *   5. after the commit, XTRIM MINID below the new upto, keeping `trimSlackMs` of entries for
  *      readers that are behind.
  *
@@ -92,6 +102,10 @@ export async function compactDocument(
       upto: newUpto,
       coveredBytes: (row?.coveredBytes ?? 0) + mergedBytes,
       coveredCount: (row?.coveredCount ?? 0) + entries.length,
+      // The stream entries go, their authors stay until a version takes them.
+      pendingAuthors: encodeAuthors(
+        mergeAuthors(pendingOf(row?.pendingAuthors), authorsOfEntries(entries)),
+      ),
     });
     if (!won) {
       await client.query("ROLLBACK");

@@ -1,10 +1,11 @@
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
 import type { KeyScheme } from "./keys.ts";
-import { checkout, LOCK_NAMESPACE, TABLE } from "./schema.ts";
+import { checkout, LOCK_NAMESPACE, TABLE, VERSIONS_TABLE } from "./schema.ts";
 
 /**
- * Deletes a document everywhere. Resolves to false when there was nothing to delete.
+ * Deletes a document everywhere, its versions included. Resolves to false when there was
+ * nothing to delete.
  */
 export async function deleteDocument(
   pool: Pool,
@@ -29,6 +30,7 @@ export async function deleteDocument(
     if (!removed || failure) throw failure ?? new Error("the Redis transaction was aborted");
     existed = Number(removed[0]?.[1] ?? 0) > 0;
     const row = await client.query(`DELETE FROM ${TABLE} WHERE name = $1`, [name]);
+    await client.query(`DELETE FROM ${VERSIONS_TABLE} WHERE name = $1`, [name]);
     existed ||= (row.rowCount ?? 0) > 0;
     await client.query("COMMIT");
   } catch (error) {

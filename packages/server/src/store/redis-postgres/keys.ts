@@ -1,9 +1,14 @@
+import { decodeAuthors, mergeAuthors } from "../authors.ts";
+import type { Author } from "../document-store.ts";
+
 /**
  * Where the cluster store keeps a document in Redis, and how a stream entry is laid out.
  *
  *   <prefix>log:<name>    the document's stream: one entry per stored Yjs update, fields
  *                           o  the id of the instance that stored it (so it skips its own)
  *                           u  the Yjs update, exactly as the client sent it
+ *                           a  its author (authors.ts list format, one author), when known:
+ *                              compaction and versions collect them (schema.ts)
  *   <prefix>meta:<name>   a hash: created, updated (ms since the epoch), and the totals of every
  *                         entry ever appended, bytes and count, incremented in the same MULTI as
  *                         the XADD (PostgreSQL records the totals its state covers, so the
@@ -20,6 +25,7 @@
 export const DEFAULT_PREFIX = "tandem:";
 export const ORIGIN_FIELD = "o";
 export const UPDATE_FIELD = "u";
+export const AUTHOR_FIELD = "a";
 
 export interface KeyScheme {
   stream(name: string): string;
@@ -67,6 +73,8 @@ export interface StreamEntry {
   id: StreamId;
   origin: string;
   update: Uint8Array;
+  /** The author field as stored (decode with authorsOfEntries), null without one. */
+  author: Uint8Array | null;
 }
 
 /**
@@ -82,18 +90,38 @@ export function decodeEntries(raw: unknown): StreamEntry[] {
     if (!Array.isArray(fields)) continue;
     let origin = "";
     let update: Uint8Array | null = null;
+    let author: Uint8Array | null = null;
     for (let i = 0; i + 1 < fields.length; i += 2) {
       const field = String(fields[i]);
       const value = fields[i + 1];
       if (field === ORIGIN_FIELD) origin = String(value);
       else if (field === UPDATE_FIELD && value instanceof Uint8Array) {
         update = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+      } else if (field === AUTHOR_FIELD && value instanceof Uint8Array) {
+        author = new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
       }
     }
-    if (update) entries.push({ id: String(id), origin, update });
+    if (update) entries.push({ id: String(id), origin, update, author });
   }
   return entries;
 }
 
 /** Exclusive start for XRANGE: entries strictly after `id`. */
 export const after = (id: StreamId): string => (id === ZERO_ID ? "-" : `(${id}`);
+
+/**
+ * The authors of stream entries, each once, in the order they first appear. An author field
+ * that does not decode (written by no Tandem) costs that entry its author, never the entry.
+ */
+export function authorsOfEntries(entries: readonly StreamEntry[]): Author[] {
+  const lists: Author[][] = [];
+  for (const entry of entries) {
+    if (!entry.author) continue;
+    try {
+      lists.push(decodeAuthors(entry.author));
+    } catch {
+      // see above
+    }
+  }
+  return mergeAuthors(...lists);
+}

@@ -1,8 +1,10 @@
 import { randomUUID } from "node:crypto";
 import { Redis } from "ioredis";
 import pg from "pg";
+import { encodeAuthors, normalizeAuthor } from "../authors.ts";
 import type { CompactionPolicy } from "../compaction-policy.ts";
 import type {
+  Author,
   CompactionResult,
   DocumentInfo,
   DocumentStore,
@@ -24,6 +26,7 @@ import { type Loaded, loadDocument } from "./load.ts";
 import { PresenceRelay } from "./presence-relay.ts";
 import { migrate, TABLE } from "./schema.ts";
 import { StreamWatcher } from "./stream-watcher.ts";
+import { ClusterVersionStore } from "./versions.ts";
 
 export interface ClusterStoreEvents {
   compactionStarted?(name: string): void;
@@ -110,6 +113,8 @@ export class RedisPostgresStore implements DocumentStore {
   private postgresReason: string | null = null;
   private readonly health: NodeJS.Timeout;
   private readonly now: () => number;
+  /** Version history (versions.ts): versions in PostgreSQL, authors with each stream entry. */
+  readonly versions: ClusterVersionStore;
 
   private constructor(
     private readonly redis: Redis,
@@ -182,6 +187,18 @@ export class RedisPostgresStore implements DocumentStore {
       maxEntries: Math.max(options.compaction.maxUpdates * 2, 1000),
       now: this.now,
     };
+    this.versions = new ClusterVersionStore({
+      ...this.compaction,
+      assertOpen: () => this.assertOpen(),
+      durable: (name) => this.durable(name),
+      compacted: (name, stateBytes, bytes, count) => {
+        const sizes = this.sizes.get(name);
+        if (!sizes || sizes instanceof Promise) return;
+        sizes.stateBytes = stateBytes;
+        sizes.tailBytes = Math.max(0, sizes.tailBytes - bytes);
+        sizes.tailCount = Math.max(0, sizes.tailCount - count);
+      },
+    });
     redis.on("ready", () => this.setRedisReady(true));
     redis.on("close", () => this.setRedisReady(false));
     redis.on("error", () => {}); // reported through status; ioredis reconnects by itself
@@ -283,10 +300,11 @@ export class RedisPostgresStore implements DocumentStore {
     return this.watcher.documents;
   }
 
-  append(name: string, update: Uint8Array): Promise<void> {
+  append(name: string, update: Uint8Array, author?: Author): Promise<void> {
     this.assertOpen();
     assertDocumentName(name);
-    const write = this.batcher.append(name, update);
+    const by = normalizeAuthor(author);
+    const write = this.batcher.append(name, update, by && encodeAuthors([by]));
     const appended = this.options.events?.appended;
     if (appended) {
       const started = performance.now();

@@ -1,7 +1,9 @@
 import type { Pool, PoolClient } from "pg";
+import { decodeAuthors } from "../authors.ts";
+import type { Author } from "../document-store.ts";
 
 /**
- * The PostgreSQL side of the cluster store: one row per compacted document.
+ * The PostgreSQL side of the cluster store: one row per compacted document, and its versions.
  *
  *   tandem_documents
  *     name           the document name
@@ -10,7 +12,18 @@ import type { Pool, PoolClient } from "pg";
  *                    compare-and-set: UPDATE ... WHERE upto = the value it read)
  *     covered_bytes  bytes and count of every stream entry merged into the state so far; with
  *     covered_count  the totals in Redis (keys.ts) they give the size of the uncompacted tail
+ *     pending_authors  authors (authors.ts list format) of the entries with id <= upto stored
+ *                    since the latest version: compaction adds the authors of the entries it
+ *                    merges in the same compare-and-set, so the authors since a version are
+ *                    this column plus the authors of the stream entries after upto
  *     created_at, updated_at
+ *
+ *   tandem_versions  one row per version (versions.ts)
+ *     name, id       the document, and the version id (version-ids.ts; sorts by time in "C")
+ *     time_ms, kind, label, authors (authors.ts list format)
+ *     upto           the stream id the version covers (every entry <= upto is in it)
+ *     bytes          size of the snapshot
+ *     snapshot       one Yjs update: the document as the version saw it
  *
  *   tandem_schema    the schema version (one row); a newer version is refused with a clear error
  *
@@ -19,6 +32,7 @@ import type { Pool, PoolClient } from "pg";
  */
 
 export const TABLE = "tandem_documents";
+export const VERSIONS_TABLE = "tandem_versions";
 
 /** The key space of Tandem's advisory locks (pg_advisory_xact_lock(namespace, key)). */
 export const LOCK_NAMESPACE = 0x74616e64; // "tand"
@@ -33,6 +47,20 @@ const MIGRATIONS: readonly string[] = [
      covered_count bigint NOT NULL,
      created_at timestamptz NOT NULL DEFAULT now(),
      updated_at timestamptz NOT NULL DEFAULT now()
+   )`,
+  // 2: version history.
+  `ALTER TABLE ${TABLE} ADD COLUMN pending_authors bytea NOT NULL DEFAULT ''::bytea;
+   CREATE TABLE ${VERSIONS_TABLE} (
+     name text NOT NULL,
+     id text COLLATE "C" NOT NULL,
+     time_ms bigint NOT NULL,
+     kind text NOT NULL,
+     label text,
+     authors bytea NOT NULL,
+     upto text NOT NULL,
+     bytes integer NOT NULL,
+     snapshot bytea NOT NULL,
+     PRIMARY KEY (name, id)
    )`,
 ];
 
@@ -107,6 +135,8 @@ export interface DocumentRow {
   upto: string;
   coveredBytes: number;
   coveredCount: number;
+  /** Encoded (authors.ts): authors of the entries up to upto since the latest version. */
+  pendingAuthors: Uint8Array;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -116,6 +146,7 @@ interface RawRow {
   upto: string;
   covered_bytes: string;
   covered_count: string;
+  pending_authors: Buffer;
   created_at: Date;
   updated_at: Date;
 }
@@ -126,20 +157,42 @@ export async function readRow(
   lock = "",
 ): Promise<DocumentRow | null> {
   const result = await db.query<RawRow>(
-    `SELECT state, upto, covered_bytes, covered_count, created_at, updated_at FROM ${TABLE} WHERE name = $1 ${lock}`,
+    `SELECT state, upto, covered_bytes, covered_count, pending_authors, created_at, updated_at FROM ${TABLE} WHERE name = $1 ${lock}`,
     [name],
   );
   const row = result.rows[0];
   if (!row) return null;
   return {
-    state: new Uint8Array(row.state.buffer, row.state.byteOffset, row.state.byteLength),
+    state: bytesOf(row.state),
     upto: row.upto,
     coveredBytes: Number(row.covered_bytes),
     coveredCount: Number(row.covered_count),
+    pendingAuthors: bytesOf(row.pending_authors),
     createdAt: row.created_at,
     updatedAt: row.updated_at,
   };
 }
+
+/**
+ * A row's pending authors, decoded. A column that does not decode (written by no Tandem) holds
+ * none: failing instead would stop every compaction and version of the document for good.
+ */
+export function pendingOf(column: Uint8Array | undefined): Author[] {
+  if (!column) return [];
+  try {
+    return decodeAuthors(column);
+  } catch {
+    return [];
+  }
+}
+
+/** A bytea column as a Uint8Array over the same memory. */
+export const bytesOf = (value: Buffer): Uint8Array =>
+  new Uint8Array(value.buffer, value.byteOffset, value.byteLength);
+
+/** A Uint8Array as a bytea parameter (pg sends Buffers as binary). */
+export const byteaOf = (value: Uint8Array): Buffer =>
+  Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 
 export async function readUpto(db: Pool | PoolClient, name: string): Promise<string | null> {
   const result = await db.query<{ upto: string }>(`SELECT upto FROM ${TABLE} WHERE name = $1`, [
@@ -157,22 +210,31 @@ export async function commitState(
   db: Pool | PoolClient,
   name: string,
   expectedUpto: string,
-  next: { state: Uint8Array; upto: string; coveredBytes: number; coveredCount: number },
+  next: {
+    state: Uint8Array;
+    upto: string;
+    coveredBytes: number;
+    coveredCount: number;
+    /** Encoded (authors.ts): the row's pending authors with those of the entries merged. */
+    pendingAuthors: Uint8Array;
+  },
 ): Promise<boolean> {
   const result = await db.query(
-    `INSERT INTO ${TABLE} (name, state, upto, covered_bytes, covered_count)
-     VALUES ($1, $2, $3, $4, $5)
+    `INSERT INTO ${TABLE} (name, state, upto, covered_bytes, covered_count, pending_authors)
+     VALUES ($1, $2, $3, $4, $5, $7)
      ON CONFLICT (name) DO UPDATE SET
        state = EXCLUDED.state, upto = EXCLUDED.upto, covered_bytes = EXCLUDED.covered_bytes,
-       covered_count = EXCLUDED.covered_count, updated_at = now()
+       covered_count = EXCLUDED.covered_count, pending_authors = EXCLUDED.pending_authors,
+       updated_at = now()
      WHERE ${TABLE}.upto = $6`,
     [
       name,
-      Buffer.from(next.state.buffer, next.state.byteOffset, next.state.byteLength),
+      byteaOf(next.state),
       next.upto,
       next.coveredBytes,
       next.coveredCount,
       expectedUpto,
+      byteaOf(next.pendingAuthors),
     ],
   );
   return result.rowCount === 1;
