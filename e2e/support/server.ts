@@ -16,6 +16,12 @@ export interface ServerOptions {
  */
 export class TestServer {
   private current: SpawnedServer | null = null;
+  /**
+   * A start under way when the test ends (it timed out during a restart) is waited for, so that
+   * dispose() stops that server too instead of leaving it running after the test.
+   */
+  private starting: Promise<SpawnedServer> | null = null;
+
   private port = 0;
   /** Every log line of every run, for the report of a failed test. */
   readonly history: string[] = [];
@@ -49,8 +55,18 @@ export class TestServer {
 
   /** Starts the server; after a stop, on the same port and data directory. */
   async start(): Promise<void> {
-    if (this.current) throw new Error("the server is already running");
-    const spawned = await spawnServer(
+    if (this.current || this.starting) throw new Error("the server is already running");
+    this.starting = this.spawn();
+    try {
+      this.current = await this.starting;
+      this.port = this.current.port;
+    } finally {
+      this.starting = null;
+    }
+  }
+
+  private spawn(): Promise<SpawnedServer> {
+    return spawnServer(
       [
         "--port",
         String(this.port),
@@ -62,12 +78,11 @@ export class TestServer {
       ],
       this.options.env,
     );
-    this.current = spawned;
-    this.port = spawned.port;
   }
 
   /** Stops the server (SIGTERM: a graceful shutdown; SIGKILL: a crash) and waits for the exit. */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<void> {
+    if (this.starting) await this.starting.catch(() => {});
     const spawned = this.current;
     if (!spawned) return;
     this.current = null;
