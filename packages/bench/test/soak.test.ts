@@ -33,6 +33,7 @@ describe("soak, one minute", () => {
     expect(run.error).toBeUndefined();
     expect(run.checks).toEqual({
       converged: true,
+      all_acknowledged: true,
       no_acknowledged_lost: true,
       presence_matches: true,
       storage_matches: true,
@@ -52,5 +53,5 @@ describe("soak, one minute", () => {
         key,
       ).toBe(true);
     }
-  }, 240_000);
+  }, 360_000);
 });
