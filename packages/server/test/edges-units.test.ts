@@ -55,7 +55,8 @@ describe("glob matching", () => {
       `glob *-*: 40 KB name ${short.toFixed(2)} ms, 160 KB ${long.toFixed(2)} ms, ratio ${(long / short).toFixed(2)}`,
     );
     expect(short).toBeLessThan(50);
-    expect(long / short).toBeLessThan(8);
+    // Linear is 4; the quadratic regex was 16. A loaded machine stretched a linear run to 8.1.
+    expect(long / short).toBeLessThan(11);
   });
 });
 
