@@ -13,7 +13,7 @@ import type { DocumentStore } from "../../store/document-store.ts";
 import type { Route } from "../routes.ts";
 import { adminAuthorizer } from "./authorize.ts";
 import { Documents } from "./documents.ts";
-import { badRequest, notFound, Problem, sendError } from "./problem.ts";
+import { badRequest, methodNotAllowed, notFound, sendError } from "./problem.ts";
 
 export interface AdminApiOptions {
   config: Pick<
@@ -100,13 +100,7 @@ export function adminApi(options: AdminApiOptions): Route {
         router.find(m, path),
       );
       if (allowed.length === 0) throw notFound("no such admin API route");
-      throw new Problem(
-        405,
-        "method-not-allowed",
-        "Method not allowed",
-        `${method} is not allowed here (allowed: ${allowed.join(", ")})`,
-        { allow: allowed.join(", ") },
-      );
+      throw methodNotAllowed(method, allowed);
     }
     await (found.store as Handler)(request, response, found.params, query);
   };

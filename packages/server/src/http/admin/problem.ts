@@ -58,6 +58,15 @@ export const badRequest = (detail: string, slug = "bad-request") =>
 export const notFound = (detail: string, slug = "not-found") =>
   new Problem(404, slug, "Not found", detail);
 export const tooLarge = (detail: string) => new Problem(413, "too-large", "Too large", detail);
+/** 405 with the Allow header listing the methods the path does take. */
+export const methodNotAllowed = (method: string, allowed: readonly string[]) =>
+  new Problem(
+    405,
+    "method-not-allowed",
+    "Method not allowed",
+    `${method} is not allowed here (allowed: ${allowed.join(", ")})`,
+    { allow: allowed.join(", ") },
+  );
 
 /**
  * Answers a failed request: a Problem as itself, a damaged document as 409, anything else as 500

@@ -11,7 +11,7 @@ import { documentNameProblem } from "../../protocol/document-name.ts";
 import type { VersionStore } from "../../store/document-store.ts";
 import { CONTENT_HEADERS, sendJson } from "../admin/documents.ts";
 import { MEDIA_TYPES, negotiate } from "../admin/formats.ts";
-import { badRequest, notFound, Problem, sendError } from "../admin/problem.ts";
+import { badRequest, methodNotAllowed, notFound, Problem, sendError } from "../admin/problem.ts";
 import type { Route } from "../routes.ts";
 import { versionsAuthorizer } from "./authorize.ts";
 import { authorJSON, readLabel, versionJSON } from "./json.ts";
@@ -161,13 +161,7 @@ export function versionsApi(options: VersionsApiOptions): Route {
     const found = METHODS.includes(method) ? router.find(method, path) : null;
     if (!found) {
       const allowed = METHODS.filter((m) => router.find(m, path));
-      throw new Problem(
-        405,
-        "method-not-allowed",
-        "Method not allowed",
-        `${method} is not allowed here (allowed: ${allowed.join(", ")})`,
-        { allow: allowed.join(", ") },
-      );
+      throw methodNotAllowed(method, allowed);
     }
     const name = found.params.name ?? "";
     const problem = documentNameProblem(name, config.maxDocumentNameLength);
