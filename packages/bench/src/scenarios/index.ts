@@ -2,6 +2,7 @@ import { crash } from "./crash.ts";
 import { fanOut } from "./fan-out.ts";
 import { largeDoc } from "./large-doc.ts";
 import { manyDocs } from "./many-docs.ts";
+import { overload } from "./overload.ts";
 import { persistence } from "./persistence.ts";
 import { presence } from "./presence.ts";
 import { scaleOut } from "./scale-out.ts";
@@ -34,6 +35,7 @@ export const SCENARIOS: readonly AnyScenario[] = [
   stalls,
   versions,
   largeDoc,
+  overload,
 ];
 
 /**
