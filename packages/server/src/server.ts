@@ -330,9 +330,14 @@ export async function startServer(
     http.closeIdleConnections();
     await gateway.closeAll(Math.max(100, config.shutdownTimeout / 4));
     await documentsUnloaded(hocuspocus, config.shutdownTimeout / 2);
-    // Versions pending for documents still open, and recordings under way, before the store goes.
-    await recorder?.close();
+    // Versions pending for documents still open, and recordings under way, before the store
+    // goes; a store that cannot write holds them until it closes (then they fail, logged).
+    const recordingMs = store.status.ready ? config.shutdownTimeout / 4 : 0;
+    if (recorder && !(await recorder.close(recordingMs))) {
+      logger.warn("versions still being recorded at shutdown: the store cannot write them");
+    }
     await store.close();
+    await recorder?.close(config.shutdownTimeout / 4);
     http.closeAllConnections();
     await closed;
     await metricsClosed;

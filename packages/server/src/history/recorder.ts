@@ -12,7 +12,7 @@ import type { DocumentStore, VersionStore } from "../store/document-store.ts";
 import { expiredVersions, type RetentionPolicy } from "./retention.ts";
 
 export interface RecorderOptions {
-  store: Pick<DocumentStore, "durable">;
+  store: Pick<DocumentStore, "durable" | "status">;
   versions: VersionStore;
   /** --version-idle: record once a document had no change for this long. */
   idleMs: number;
@@ -50,7 +50,7 @@ export class VersionRecorder implements Extension {
   /** Per document, the recording under way (the last of a chain). */
   private readonly recording = new Map<string, Promise<void>>();
   private readonly now: () => number;
-  private closed: Promise<void> | null = null;
+  private closed = false;
 
   constructor(private readonly options: RecorderOptions) {
     this.now = options.now ?? Date.now;
@@ -75,9 +75,16 @@ export class VersionRecorder implements Extension {
     });
   }
 
-  /** Awaited by Hocuspocus before the document leaves memory. */
+  /**
+   * Awaited by Hocuspocus before the document leaves memory: a healthy store records in
+   * milliseconds, and the document is gone only once its version is (so deleting a document
+   * right after cannot race its last version). A store that fails (or starts failing) holds the
+   * recording until it writes again: the unload then goes on at once (or after UNLOAD_WAIT_MS),
+   * and the recording stays tracked for close().
+   */
   async beforeUnloadDocument({ documentName }: beforeUnloadDocumentPayload): Promise<void> {
-    await this.recordPending(documentName);
+    const recording = this.recordPending(documentName);
+    if (this.options.store.status.ready) await within(recording, UNLOAD_WAIT_MS);
   }
 
   /** A change that slipped in between the two unload hooks is recorded too, never dropped. */
@@ -89,13 +96,20 @@ export class VersionRecorder implements Extension {
     await this.close();
   }
 
-  /** Records every pending version and waits for every recording; records nothing after. */
-  close(): Promise<void> {
-    this.closed ??= (async () => {
-      for (const name of [...this.pending.keys()]) void this.recordPending(name);
+  /**
+   * Records every pending version, records nothing after, and waits for every recording under
+   * way, at most `timeoutMs`: resolves to whether they all finished. A store that cannot write
+   * (a full disk) holds recordings until it closes, so the server calls this once before closing
+   * the store (bounded) and once after (the rest then fail at once, and are logged).
+   */
+  async close(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    this.closed = true;
+    for (const name of [...this.pending.keys()]) void this.recordPending(name);
+    const all = (async () => {
       while (this.recording.size > 0) await Promise.all(this.recording.values());
+      return true;
     })();
-    return this.closed;
+    return within(all, timeoutMs).then((done) => done === true);
   }
 
   /** Documents with changes not yet in a version (for tests and metrics). */
@@ -163,6 +177,19 @@ export class VersionRecorder implements Extension {
       "automatic version recorded",
     );
   }
+}
+
+/** How long an unload waits for its document's version (a healthy store takes milliseconds). */
+const UNLOAD_WAIT_MS = 5_000;
+
+/** The promise's value, or undefined once `ms` passed first (the promise goes on). */
+function within<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
+  if (!Number.isFinite(ms)) return promise;
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 /**
