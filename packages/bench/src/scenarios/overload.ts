@@ -75,6 +75,7 @@ export const overload = defineScenario({
     { key: "recover_p99_ms", label: "latency p99, load dropped", unit: "ms", better: "lower" },
     { key: "recovery_ms", label: "recovery time", unit: "ms", better: "lower" },
     { key: "nonreaders_closed", label: "non-readers closed by server", unit: "", better: "none" },
+    { key: "writers_closed", label: "writers closed by server", unit: "", better: "lower" },
     { key: "not_sent", label: "updates the generator held back", unit: "", better: "none" },
     { key: "acked", label: "acknowledged before the kill", unit: "", better: "none" },
     { key: "acked_lost", label: "acknowledged and lost", unit: "", better: "lower" },
@@ -230,6 +231,20 @@ export const overload = defineScenario({
           ? "no non-reader was closed by the server"
           : `non-readers closed: ${[...codes].map(([code, n]) => `${n} with ${code}`).join(", ")}`,
       );
+      // Writers the server cut off (a refusal closes their document or socket) explain updates
+      // that never arrived.
+      const writerCodes = new Map<number, number>();
+      let writersClosed = 0;
+      for (const { client } of writers) {
+        if (client.open) continue;
+        writersClosed++;
+        const { code } = await client.closed;
+        writerCodes.set(code, (writerCodes.get(code) ?? 0) + 1);
+      }
+      if (writersClosed > 0) {
+        const codes = [...writerCodes].map(([code, n]) => `${n} with ${code}`).join(", ");
+        notes.push(`writers closed by the server: ${codes}`);
+      }
       if (notSent > 0) {
         notes.push(`${notSent} updates held back: a writer's own socket had 64 MB unsent`);
       }
@@ -264,6 +279,7 @@ export const overload = defineScenario({
           recover_p99_ms: round1(s.recover.p99),
           recovery_ms: recovery === null ? null : Math.round(recovery),
           nonreaders_closed: closed,
+          writers_closed: writersClosed,
           not_sent: notSent,
           acked: acked ? acked.reduce((a, b) => a + b, 0) : null,
           acked_lost: ackedLost,
