@@ -67,9 +67,12 @@ export async function spawnServer(
       },
       { timeoutMs },
     );
+  // Starting from the TypeScript sources (tsx) costs seconds of CPU before the server listens:
+  // 10-17 s on a busy 2-core machine. A server that exits instead fails the wait at once.
   const listening = await waitForLog(
     "the server to listen",
     (l) => typeof l.url === "string",
+    45_000,
   ).catch((error: unknown) => {
     // A server that never listened is no one's to stop: do not leave it running.
     child.kill("SIGKILL");
