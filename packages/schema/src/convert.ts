@@ -16,9 +16,9 @@ import {
 import type * as Y from "yjs";
 import { CONTENT_FRAGMENT, contentExtensions, contentSchema } from "./index.ts";
 
-/** The text formats a document converts to and from. */
-export const CONTENT_FORMATS = ["json", "html", "markdown", "text"] as const;
-export type ContentFormat = (typeof CONTENT_FORMATS)[number];
+import type { ContentFormat } from "./names.ts";
+
+export { CONTENT_FORMATS, type ContentFormat } from "./names.ts";
 
 /** Input that does not fit the schema (or the format); the message says what is wrong. */
 export class ContentError extends Error {

@@ -8,11 +8,7 @@ import { type AnyExtension, getSchema } from "@tiptap/core";
 import { TaskItem, TaskList } from "@tiptap/extension-list";
 import StarterKit from "@tiptap/starter-kit";
 
-/**
- * The Y.XmlFragment a rich-text document lives in: Tiptap's Collaboration extension's default
- * field, which the editor uses.
- */
-export const CONTENT_FRAGMENT = "default";
+export { CONTENT_FRAGMENT } from "./names.ts";
 
 /**
  * The extensions that make up the content schema, configured as the editor uses them. Each call

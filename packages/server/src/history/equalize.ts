@@ -1,5 +1,5 @@
-import { CONTENT_FRAGMENT } from "@tandem/schema";
 import { replaceContent, toNode } from "@tandem/schema/convert";
+import { CONTENT_FRAGMENT } from "@tandem/schema/names";
 import { equalityDeep } from "lib0/function";
 import * as Y from "yjs";
 

@@ -2,7 +2,6 @@ import * as Y from "yjs";
 import { changeLiveDocument, type LiveDocuments } from "../documents/live.ts";
 import type { Logger } from "../logger.ts";
 import type { VersionInfo, VersionStore } from "../store/document-store.ts";
-import { equalize } from "./equalize.ts";
 
 export interface RestoreResult {
   /** The state right before the restore, recorded as a version of kind "restore". */
@@ -60,6 +59,8 @@ export class Restorer {
       });
       if (!before) return null;
       try {
+        // Loaded on the first restore: it brings the content conversions (content/convert.ts).
+        const { equalize } = await import("./equalize.ts");
         await changeLiveDocument(this.live, name, (doc) => equalize(doc, source));
       } catch (error) {
         // Nothing was restored (e.g. the document would pass --max-document-size): the version

@@ -1,9 +1,9 @@
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { basename, extname, join } from "node:path";
 import { type ParseArgsConfig, parseArgs } from "node:util";
-import { parse, render, replaceContent } from "@tandem/schema/convert";
 import * as Y from "yjs";
 import { ConfigError } from "../config.ts";
+import { loadConvert } from "../content/convert.ts";
 import { checkUpdate, DEFAULT_UPDATE_LIMITS } from "../protocol/frame-screen.ts";
 import { openDataStore } from "./data-store.ts";
 
@@ -73,8 +73,9 @@ function formatOption(value: unknown): Format {
 }
 
 /** The file content of a document (a whole Yjs update) in a format. */
-function encode(update: Uint8Array, format: Format): Uint8Array | string {
+async function encode(update: Uint8Array, format: Format): Promise<Uint8Array | string> {
   if (format === "yjs") return update;
+  const { render } = await loadConvert();
   const doc = new Y.Doc();
   Y.applyUpdate(doc, update);
   const text = render(doc, format);
@@ -112,7 +113,7 @@ export async function exportCommand(
         process.stderr.write(`tandem: no document ${JSON.stringify(name)} in ${data}\n`);
         return 1;
       }
-      const content = encode(update, format);
+      const content = await encode(update, format);
       if (values.out) await writeFile(values.out as string, content);
       else out((content as string).replace(/\n$/, ""));
       return 0;
@@ -123,7 +124,7 @@ export async function exportCommand(
       const update = await store.read(name);
       if (!update) continue;
       const file = join(all, `${encodeURIComponent(name)}${EXTENSIONS[format]}`);
-      await writeFile(file, encode(update, format));
+      await writeFile(file, await encode(update, format));
       out(`exported ${JSON.stringify(name)} to ${file}`);
     }
     out(`${names.length} documents exported from ${data} to ${all}`);
@@ -171,7 +172,8 @@ export async function importCommand(
   try {
     for (const { file, format, name } of plan) {
       try {
-        const update = await importUpdate(await readFile(file), format, await store.read(name));
+        const bytes = await readFile(file);
+        const update = await importUpdate(bytes, format, await store.read(name));
         if (update) await store.append(name, update);
         out(`imported ${file} into ${JSON.stringify(name)}${update ? "" : " (unchanged)"}`);
       } catch (error) {
@@ -186,16 +188,17 @@ export async function importCommand(
 }
 
 /** The update that imports a file into a document (its current state, or null when new). */
-function importUpdate(
+async function importUpdate(
   bytes: Uint8Array,
   format: Format,
   current: Uint8Array | null,
-): Uint8Array | null {
+): Promise<Uint8Array | null> {
   if (format === "yjs") {
     const problem = checkUpdate(bytes, DEFAULT_UPDATE_LIMITS);
     if (problem) throw new Error(`not an acceptable Yjs update: ${problem}`);
     return bytes;
   }
+  const { parse, replaceContent } = await loadConvert();
   const content = parse(new TextDecoder("utf-8", { fatal: true }).decode(bytes), format);
   const doc = new Y.Doc();
   if (current) Y.applyUpdate(doc, current);

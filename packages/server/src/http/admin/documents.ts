@@ -1,8 +1,8 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Connection, Hocuspocus } from "@hocuspocus/server";
 import { CloseCode } from "@tandem/protocol";
-import { ContentError, parse, render, replaceContent, toNode } from "@tandem/schema/convert";
 import * as Y from "yjs";
+import { type Convert, loadConvert } from "../../content/convert.ts";
 import { changeLiveDocument, documentExists } from "../../documents/live.ts";
 import type { ConnectionRegistry } from "../../extensions/connection-registry.ts";
 import { tokenUserOf } from "../../extensions/connection-registry.ts";
@@ -108,6 +108,7 @@ export class Documents {
     let body: Uint8Array | string;
     if (format === "yjs") body = update;
     else {
+      const { render } = await loadConvert();
       const doc = new Y.Doc();
       Y.applyUpdate(doc, update);
       body = render(doc, format);
@@ -130,7 +131,8 @@ export class Documents {
   async put(request: IncomingMessage, response: ServerResponse, name: string): Promise<void> {
     const format = this.requireFormat(request);
     const body = await readBody(request, this.options.maxDocumentSize);
-    let content: ReturnType<typeof toNode>;
+    const { ContentError, parse, replaceContent, toNode } = await loadConvert();
+    let content: ReturnType<Convert["toNode"]>;
     try {
       if (format === "yjs") {
         const doc = new Y.Doc();

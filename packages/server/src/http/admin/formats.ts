@@ -1,4 +1,4 @@
-import { CONTENT_FORMATS, type ContentFormat } from "@tandem/schema/convert";
+import { CONTENT_FORMATS, type ContentFormat } from "@tandem/schema/names";
 import { Problem } from "./problem.ts";
 
 /** What GET answers and PUT accepts: the whole Yjs document, or its content in a text format. */

@@ -1,9 +1,9 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { render } from "@tandem/schema/convert";
 import Router from "find-my-way";
 import * as Y from "yjs";
 import type { TokenVerifier } from "../../auth/tokens.ts";
 import type { ServerConfig } from "../../config.ts";
+import { loadConvert } from "../../content/convert.ts";
 import { documentExists, type LiveDocuments } from "../../documents/live.ts";
 import type { Restorer } from "../../history/restore.ts";
 import type { Logger } from "../../logger.ts";
@@ -91,6 +91,7 @@ export function versionsApi(options: VersionsApiOptions): Route {
     let body: Uint8Array | string;
     if (format === "yjs") body = version.update;
     else {
+      const { render } = await loadConvert();
       const doc = new Y.Doc();
       try {
         Y.applyUpdate(doc, version.update);
