@@ -45,4 +45,4 @@ export {
   type TokenProblems,
   tokenProblems,
 } from "./typing.ts";
-export { type WaitOptions, waitFor } from "./wait.ts";
+export { StopWaiting, type WaitOptions, waitFor } from "./wait.ts";

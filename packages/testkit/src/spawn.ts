@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { waitFor } from "./wait.ts";
+import { StopWaiting, waitFor } from "./wait.ts";
 
 const CLI = fileURLToPath(new URL("../../server/bin/tandem.mjs", import.meta.url));
 
@@ -53,8 +53,10 @@ export async function spawnServer(
   const exited = new Promise<number | string>((resolve) => {
     child.once("exit", (code, signal) => resolve(code ?? signal ?? -1));
   });
+  // "close", not "exit": by then every line the server wrote has been read, so a line it wrote
+  // just before exiting is still found.
   let hasExited = false;
-  void exited.then(() => {
+  child.once("close", () => {
     hasExited = true;
   });
   const waitForLog: SpawnedServer["waitForLog"] = (what, match, timeoutMs = 20_000) =>
@@ -62,7 +64,7 @@ export async function spawnServer(
       what,
       () => {
         const found = logs.find(match);
-        if (!found && hasExited) throw new Error(`the server exited; stderr: ${stderr}`);
+        if (!found && hasExited) throw new StopWaiting(`the server exited; stderr: ${stderr}`);
         return found;
       },
       { timeoutMs },

@@ -4,6 +4,14 @@ export interface WaitOptions {
 }
 
 /**
+ * Thrown by a check to stop waiting at once: what it waits for can no longer happen (the process
+ * that would do it has exited). Any other error only means "not yet".
+ */
+export class StopWaiting extends Error {
+  override name = "StopWaiting";
+}
+
+/**
  * Polls until `check` returns a truthy value (or stops throwing) and returns it. On timeout it
  * throws with the message and the last error, so a failing test says what it waited for.
  */
@@ -20,6 +28,9 @@ export async function waitFor<T>(
       if (value) return value as NonNullable<T>;
       lastError = undefined;
     } catch (error) {
+      if (error instanceof StopWaiting) {
+        throw new Error(`gave up waiting for ${what}: ${error.message}`);
+      }
       lastError = error;
     }
     if (Date.now() > deadline) {
