@@ -90,6 +90,8 @@ function bytesOf(ops: readonly BatchOp[]): number {
   return bytes;
 }
 
+const SYNC = { sync: true } as const;
+
 const settled = (promise: Promise<unknown>): Promise<void> =>
   promise.then(
     () => {},
@@ -138,7 +140,10 @@ export class LevelDocumentStore implements DocumentStore {
     this.writer = new BatchWriter(
       async (ops) => {
         options.beforeWrite?.(ops);
-        await (await this.db()).batch(ops, { sync: options.fsync });
+        const db = await this.db();
+        // No options object unless syncing: abstract-level copies the options into every op, and
+        // a batch given { sync: false } cost ~25 µs more CPU than one given none (measured).
+        await (options.fsync ? db.batch(ops, SYNC) : db.batch(ops));
       },
       () => this.sealMeta(),
       () => this.afterCommit(),
