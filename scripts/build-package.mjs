@@ -2,12 +2,14 @@
 // Builds a published workspace package (protocol, provider, react, server) to dist/: ESM
 // JavaScript, .d.ts types and source maps, with `tsc -p tsconfig.build.json` in its directory.
 //
-//   node scripts/build-package.mjs [dir...]    (default: the current directory)
+//   node scripts/build-package.mjs [--if-stale] [dir...]    (default: the current directory)
 //
 // A package compiles against the .d.ts of the workspace packages it depends on (its exports
 // map's "types" condition), so those are built first, each only when its dist/ is missing or
 // older than its sources. The packages named are always built afresh (dist/ removed first, so
-// nothing stale is ever packed). `pnpm pack` runs this in each package's prepack.
+// nothing stale is ever packed), unless --if-stale: then only when their dist/ is missing or
+// older than their sources (the bench builds the server it runs this way). `pnpm pack` runs this
+// in each package's prepack.
 import { execFileSync } from "node:child_process";
 import { existsSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
@@ -57,5 +59,7 @@ function build(dir, always) {
   });
 }
 
-const dirs = process.argv.slice(2);
-for (const dir of dirs.length > 0 ? dirs : ["."]) build(resolve(dir), true);
+const args = process.argv.slice(2);
+const ifStale = args.includes("--if-stale");
+const dirs = args.filter((arg) => arg !== "--if-stale");
+for (const dir of dirs.length > 0 ? dirs : ["."]) build(resolve(dir), !ifStale);

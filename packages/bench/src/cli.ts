@@ -9,7 +9,7 @@ import {
   ON_REQUEST,
   SCENARIOS,
 } from "./scenarios/index.ts";
-import { SERVER_KINDS, SERVER_SPECS, type ServerKind } from "./servers.ts";
+import { buildServer, SERVER_KINDS, SERVER_SPECS, type ServerKind } from "./servers.ts";
 
 const kebab = (key: string) => key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 export const paramFlag = (scenario: AnyScenario, key: string) => `--${scenario.name}-${kebab(key)}`;
@@ -34,6 +34,8 @@ Servers (each started in its own process on 127.0.0.1, fresh temp data dir per r
   --server-data DIR              with --url: its data directory, for disk figures
   --tandem-args "ARGS"           extra flags for \`tandem serve\`, e.g. "--fsync"
   --server-node-flags "FLAGS"    node flags for every server process, e.g. "--cpu-prof"
+  --sources                      run Tandem from its TypeScript sources (tsx) instead of the
+                                 built JavaScript users install (built first when stale)
 
 Scenarios:
   --scenario LIST                comma-separated (default: all): ${SCENARIOS.map((s) => s.name).join(", ")}
@@ -58,7 +60,7 @@ interface Parsed {
   switches: Set<string>;
 }
 
-const SWITCHES = new Set(["--compare", "--tiny", "--quiet", "--help", "-h"]);
+const SWITCHES = new Set(["--compare", "--tiny", "--quiet", "--sources", "--help", "-h"]);
 
 function parseArgv(argv: readonly string[]): Parsed {
   const flags = new Map<string, string>();
@@ -197,6 +199,11 @@ export async function main(argv: readonly string[]): Promise<number> {
       );
     };
 
+    // Tandem runs as users install it: the built JavaScript, not the sources through tsx
+    // (which costs seconds at start and wraps functions at run time).
+    const tandemFromDist = !url && !switches.has("--sources");
+    if (tandemFromDist) buildServer(progress);
+
     const serverPid = flags.get("--server-pid");
     const serverData = flags.get("--server-data");
     const outcome = await runBench({
@@ -219,6 +226,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       launch: {
         nodeFlags: split(flags.get("--server-node-flags")),
         tandemArgs: split(flags.get("--tandem-args")),
+        tandemFromDist,
       },
       progress,
       argv: [...argv],

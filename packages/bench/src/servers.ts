@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { mkdtemp, readdir, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -58,6 +58,16 @@ export const SERVER_SPECS: Record<ServerKind, ServerSpec> = {
 };
 
 const TANDEM_BIN = fileURLToPath(new URL("../../server/bin/tandem.mjs", import.meta.url));
+const BUILD_PACKAGE = fileURLToPath(new URL("../../../scripts/build-package.mjs", import.meta.url));
+const SERVER_DIR = fileURLToPath(new URL("../../server", import.meta.url));
+
+/** Builds the server's dist/ (and the packages it depends on) when older than the sources. */
+export function buildServer(progress: (message: string) => void): void {
+  progress("building @tandem/server's dist/ if stale (scripts/build-package.mjs --if-stale)");
+  execFileSync(process.execPath, [BUILD_PACKAGE, "--if-stale", SERVER_DIR], {
+    stdio: ["ignore", 2, 2],
+  });
+}
 const LAUNCHER = fileURLToPath(new URL("../bin/launch-server.mjs", import.meta.url));
 
 /**
@@ -79,6 +89,8 @@ export interface LaunchOptions {
   nodeFlags?: readonly string[];
   /** Extra `tandem serve` flags, e.g. ["--fsync"]. */
   tandemArgs?: readonly string[];
+  /** Run Tandem's built dist/ (buildServer() first) rather than its sources through tsx. */
+  tandemFromDist?: boolean;
 }
 
 /**
@@ -146,6 +158,7 @@ export class ManagedServer {
         PORT: String(this.port),
         DATA_DIR: this.dataDir,
         NODE_ENV: "production",
+        ...(this.options.tandemFromDist ? { TANDEM_RUN_DIST: "1" } : {}),
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
