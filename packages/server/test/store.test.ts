@@ -1,5 +1,6 @@
 import { LevelDocumentStore, type LevelStoreOptions } from "@tandem/server";
 import { tempDir } from "@tandem/testkit";
+import { ClassicLevel } from "classic-level";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 
@@ -54,6 +55,30 @@ describe("LevelDocumentStore", () => {
       updates.map((u) => Buffer.from(u).toString("hex")),
     );
     expect(textOf(await reopened.read("doc"))).toBe("hello world");
+  });
+
+  it("numbers new entries after the newest in the log when a document's record is behind it", async () => {
+    // The record is written in each update's batch; a stale one (an old copy restored, damage)
+    // must not make new updates overwrite stored ones. Compacted first, so the log starts past
+    // deleted entries, as it does in use.
+    const { store, path } = await open();
+    const updates = typingUpdates("abcdef");
+    for (const u of updates.slice(0, 3)) await store.append("doc", u);
+    await store.compact("doc");
+    await store.close();
+    const raw = new ClassicLevel<string, Uint8Array>(path, { valueEncoding: "view" });
+    const record = await raw.get("m\0doc");
+    await raw.close();
+    const { store: again } = await open({}, path);
+    for (const u of updates.slice(3, 5)) await again.append("doc", u);
+    await again.close();
+    // Put back the record from before those two appends.
+    const restore = new ClassicLevel<string, Uint8Array>(path, { valueEncoding: "view" });
+    await restore.put("m\0doc", record as Uint8Array);
+    await restore.close();
+    const { store: reopened } = await open({}, path);
+    await reopened.append("doc", updates[5] as Uint8Array);
+    expect(textOf(await reopened.read("doc"))).toBe("abcdef");
   });
 
   it("says plainly when another process holds the data directory", async () => {

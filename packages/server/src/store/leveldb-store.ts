@@ -555,9 +555,12 @@ export class LevelDocumentStore implements DocumentStore {
     return db.get(metaKey(name)).then(async (bytes) => {
       const meta = bytes ? decodeMeta(bytes) : emptyMeta(this.now());
       // The newest log key is the ground truth for the sequence (the record is written in the
-      // same batch, so they agree unless the record itself was lost).
-      const newest = { ...updateRange(name, meta.stateSeq), reverse: true, limit: 1 };
-      for (const key of await db.keys(newest).all()) {
+      // same batch, so they agree unless the record itself was lost): look for keys past the
+      // record's. Forward, not "the last key, in reverse": a compaction deletes the entries it
+      // folds in, and LevelDB walks back over every one of those tombstones before it can tell
+      // the range is empty (7-11 ms per load after a 20,000-update burst). A forward seek past
+      // the record's seq starts after them.
+      for (const key of await db.keys(updateRange(name, meta.seq)).all()) {
         const seq = seqOfUpdateKey(name, key);
         if (seq !== null && seq > meta.seq) meta.seq = seq;
       }
