@@ -234,6 +234,13 @@ export async function startServer(
     // Tandem stores every update as it arrives and has no onStoreDocument hook, so Hocuspocus's
     // debounced store only decides when a document may unload: right after its last client.
     unloadImmediately: true,
+    // Hocuspocus 4 merges the updates a document receives in one turn (Y.mergeUpdates) into one
+    // message per peer, flushing early once `flushMaxBytes` are pending. The merge's cost grows
+    // with the square of the count: 5,000 one-character updates (one socket's --message-burst)
+    // took 0.5 s on the event loop, 20,000 from four sockets 12 s. 4 KiB holds ~200 of them,
+    // merged in under 2 ms; a burst becomes many small merges, linear in its size. A turn of
+    // ordinary typing is far below it and still goes out as one message.
+    flushMaxBytes: 4096,
     maxUnauthenticatedQueueSize: config.preAuthMaxBytes,
     maxUnauthenticatedQueueMessages: config.preAuthMaxMessages,
     maxPendingDocuments: config.preAuthMaxDocuments,
