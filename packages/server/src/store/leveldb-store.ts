@@ -422,6 +422,8 @@ export class LevelDocumentStore implements DocumentStore {
     }
     const stateSeq = doc.meta.stateSeq;
     let entries: [string, Uint8Array][] = [];
+    // Counted as read: the merge may hand the buffers to a thread, which leaves them empty here.
+    let entryBytes = 0;
     return {
       seq,
       read: async () => {
@@ -430,21 +432,18 @@ export class LevelDocumentStore implements DocumentStore {
           db.iterator(updateRange(name, stateSeq, seq)).all(),
         ]);
         entries = read;
+        entryBytes = read.reduce((sum, [, value]) => sum + value.byteLength, 0);
         return { state: state ?? null, updates: entries.map(([, value]) => value) };
       },
       commit: async (merged, ops) => {
         if (entries.length > 0) {
           // The merge is done anyway: fold the log into the state in the same batch (a
           // compaction, see compactDocument).
-          let mergedBytes = 0;
-          for (const [key, value] of entries) {
-            ops.push({ type: "del", key });
-            mergedBytes += value.byteLength;
-          }
+          for (const [key] of entries) ops.push({ type: "del", key });
           ops.push({ type: "put", key: stateKey(name), value: merged });
           doc.meta.stateSeq = seq;
           doc.meta.tailCount -= entries.length;
-          doc.meta.tailBytes -= mergedBytes;
+          doc.meta.tailBytes -= entryBytes;
           doc.meta.stateBytes = merged.byteLength;
           this.dirty.add(name);
         }

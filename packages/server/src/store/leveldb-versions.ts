@@ -21,7 +21,7 @@ import {
   versionRange,
 } from "./keys.ts";
 import type { Db } from "./leveldb-handle.ts";
-import { mergeStoredDocument } from "./merge.ts";
+import { mergeOffThread } from "./merge-worker/merge-worker.ts";
 import { checkRecordRequest, nextVersionId, parseVersionId } from "./version-ids.ts";
 
 /**
@@ -155,7 +155,9 @@ export class LevelVersionStore implements VersionStore {
       cut.read(),
       db.iterator(authorsRange(name, cut.seq)).all(),
     ]);
-    const { update, failed } = mergeStoredDocument(content);
+    // A large document merges in a thread (merge-worker.ts): recording a version at unload or
+    // on a timer must not hold the event loop (a 10 MB document held it ~400 ms).
+    const { update, failed } = await mergeOffThread(content);
     if (failed > 0) {
       // A version of half a document would be restored one day as if it were whole.
       throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);

@@ -9,7 +9,7 @@ import type {
   VersionStore,
 } from "../document-store.ts";
 import { assertDocumentName } from "../keys.ts";
-import { mergeStoredDocument } from "../merge.ts";
+import { mergeOffThread } from "../merge-worker/merge-worker.ts";
 import { checkRecordRequest, nextVersionId, parseVersionId } from "../version-ids.ts";
 import { type CompactionContext, trimStream } from "./compaction.ts";
 import {
@@ -134,7 +134,10 @@ export class ClusterVersionStore implements VersionStore {
         await client.query("ROLLBACK");
         return null;
       }
-      const { update, failed } = mergeStoredDocument({
+      // Counted first: a large document merges in a thread (merge-worker.ts), which may take
+      // the buffers, so that recording a version does not hold the event loop.
+      const bytes = entries.reduce((sum, e) => sum + e.update.byteLength, 0);
+      const { update, failed } = await mergeOffThread({
         state: row?.state ?? null,
         updates: entries.map((e) => e.update),
       });
@@ -142,7 +145,6 @@ export class ClusterVersionStore implements VersionStore {
         // A version of half a document would be restored one day as if it were whole.
         throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);
       }
-      const bytes = entries.reduce((sum, e) => sum + e.update.byteLength, 0);
       const noAuthors = encodeAuthors([]);
       if (entries.length > 0) {
         // The merge is done anyway: it becomes the state (a compaction up to the version).
