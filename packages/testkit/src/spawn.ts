@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { type ChildProcess, execFileSync, spawn, spawnSync } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import { StopWaiting, waitFor } from "./wait.ts";
@@ -26,14 +26,10 @@ export interface SpawnedServer {
 export async function spawnServer(
   args: readonly string[],
   env: Record<string, string> = {},
+  /** maxOpenFiles: the open-file limit (RLIMIT_NOFILE), applied once the server listens. */
   options: { maxOpenFiles?: number } = {},
 ): Promise<SpawnedServer> {
-  const command = [process.execPath, CLI, "serve", "--log-format", "json", ...args];
-  // prlimit (util-linux) sets the limit and execs the server: same process, same pid.
-  const argv =
-    options.maxOpenFiles === undefined
-      ? command
-      : ["prlimit", `--nofile=${options.maxOpenFiles}:${options.maxOpenFiles}`, "--", ...command];
+  const argv = [process.execPath, CLI, "serve", "--log-format", "json", ...args];
   const child = spawn(argv[0] as string, argv.slice(1), {
     env: { ...process.env, ...env },
     stdio: ["ignore", "pipe", "pipe"],
@@ -80,6 +76,13 @@ export async function spawnServer(
     child.kill("SIGKILL");
     throw error;
   });
+  if (options.maxOpenFiles !== undefined) {
+    // Lowered once the server listens (prlimit, util-linux, on its pid): loading the sources
+    // through tsx opens many module files at once and, under a low limit from the start, failed
+    // with EMFILE before the server ran at all. What is tested is a running server.
+    const limit = `--nofile=${options.maxOpenFiles}:${options.maxOpenFiles}`;
+    execFileSync("prlimit", ["--pid", String(child.pid), limit]);
+  }
   const url = listening.url as string;
   return {
     child,
