@@ -6,9 +6,9 @@ import { handOver, type MergeReply, type MergeRequest, storedBytes } from "./han
 /**
  * Merging a stored document (its state and log through a Y.Doc) takes time in proportion to the
  * document: a 10 MB document holds the event loop for a second or more, and every client of
- * every document waits that long for an answer. Compactions, which run in the background and
- * are the only merges of large documents that nobody is waiting for, hand the merge to a worker
- * thread instead. Smaller documents merge in place: under MERGE_IN_PLACE_BYTES a merge takes a
+ * every document waits that long for an answer. The merges that run in the background,
+ * compactions and the snapshots of versions (both stores), hand the merge to a worker thread
+ * instead. Smaller documents merge in place: under MERGE_IN_PLACE_BYTES a merge takes a
  * few ms, less than copying it to a thread and back would cost.
  *
  * One thread serves the whole process, one merge at a time (compactions run one after another
