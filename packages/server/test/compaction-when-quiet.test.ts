@@ -93,8 +93,12 @@ describe("compaction when a document goes quiet, unloads or the store closes", (
     });
 
     it("compacts a document when its last client leaves, and a burst of edits loads from one state after a restart", async () => {
-      // Quiet compaction far away: only the unload can compact before the test ends.
-      server = await startTestServer({ compactWhenQuiet: 600_000, maxLogUpdates: 1_000_000 });
+      // Quiet compaction far away, thresholds out of reach: only the unload can compact.
+      server = await startTestServer({
+        compactWhenQuiet: 600_000,
+        compactAfterUpdates: 1_000_000,
+        maxLogUpdates: 1_000_000,
+      });
       const writer = connectClient(server.url, "doc");
       await writer.synced();
       const text = writer.doc.getText("t");

@@ -148,6 +148,104 @@ describe("LevelDocumentStore", () => {
     expect((await reopened.load("doc"))?.updates).toEqual([]);
   });
 
+  describe("compacting from the document in memory (attachLive)", () => {
+    /** A map key set over and over by four writers: the log grows, the document does not. */
+    function overwrites(count: number, onUpdate: (update: Uint8Array) => void): void {
+      const writers = [1, 2, 3, 4].map((id) => {
+        const doc = new Y.Doc();
+        doc.clientID = id;
+        doc.on("update", onUpdate);
+        return doc;
+      });
+      for (let i = 0; i < count; i++) {
+        const w = writers[i % 4] as Y.Doc;
+        w.getMap("m").set(`w${w.clientID}`, [i, "x".repeat(1000)]);
+      }
+    }
+    const mapOf = (update: Uint8Array | null) => {
+      const doc = new Y.Doc();
+      if (update) Y.applyUpdate(doc, update);
+      return doc.getMap("m").toJSON();
+    };
+
+    it("folds a long log into the state of the document in memory; the same content after a restart", async () => {
+      const { store, path } = await open();
+      const live = new Y.Doc();
+      store.attachLive("doc", live);
+      const appends: Promise<void>[] = [];
+      overwrites(4000, (update) => {
+        Y.applyUpdate(live, update);
+        appends.push(store.append("doc", update));
+      });
+      // Called while the appends are still queued: they are written, then folded, in order.
+      const result = await store.compact("doc");
+      await Promise.all(appends);
+      expect(result).toMatchObject({ source: "memory", merged: 4000 });
+      // 4 MB of log, four keys of state.
+      expect(result?.bytesBefore).toBeGreaterThan(4_000_000);
+      expect(result?.stateBytes).toBeLessThan(10_000);
+      expect((await store.list())[0]).toMatchObject({ pendingUpdates: 0 });
+      await store.close();
+      const { store: reopened } = await open({}, path);
+      const stored = await reopened.load("doc");
+      expect(stored?.updates).toEqual([]);
+      expect(mapOf(stored?.state ?? null)).toEqual(live.getMap("m").toJSON());
+      expect(mapOf(stored?.state ?? null)).toMatchObject({ w4: [3999, "x".repeat(1000)] });
+    });
+
+    it("keeps appends made after the cut in the log", async () => {
+      const { store, path } = await open();
+      const live = new Y.Doc();
+      store.attachLive("doc", live);
+      const updates = typingUpdates("early bird late worm");
+      const [early, late] = [updates.slice(0, 10), updates.slice(10)];
+      for (const u of early) Y.applyUpdate(live, u);
+      const firstAppends = early.map((u) => store.append("doc", u));
+      const compaction = store.compact("doc");
+      // Applied and appended after the compaction began: it must not count them as folded.
+      const lateAppends = late.map((u) => {
+        Y.applyUpdate(live, u);
+        return store.append("doc", u);
+      });
+      await Promise.all([...firstAppends, compaction, ...lateAppends]);
+      expect(await compaction).toMatchObject({ source: "memory" });
+      await store.close();
+      const { store: reopened } = await open({}, path);
+      expect(textOf(await reopened.read("doc"))).toBe("early bird late worm");
+    });
+
+    it("reads the log again once the document is detached, or when the document is large", async () => {
+      const { store } = await open();
+      const live = new Y.Doc();
+      const detach = store.attachLive("doc", live);
+      for (const u of typingUpdates("abc")) {
+        Y.applyUpdate(live, u);
+        await store.append("doc", u);
+      }
+      detach();
+      expect(await store.compact("doc")).toMatchObject({ source: "log", merged: 3 });
+      // 30,000 structs (each character typed at the start is its own item) is past the bound.
+      const big = new Y.Doc();
+      store.attachLive("big", big);
+      const text = big.getText("t");
+      let last: Uint8Array | null = null;
+      big.on("update", (u: Uint8Array) => {
+        last = u;
+      });
+      big.transact(() => {
+        for (let i = 0; i < 30_000; i++) text.insert(0, "y");
+      });
+      await store.append("big", last as unknown as Uint8Array);
+      expect(await store.compact("big")).toMatchObject({ source: "log", merged: 1 });
+      const deleted = new Y.Doc();
+      store.attachLive("gone", deleted);
+      await store.append("gone", typingUpdates("z")[0] as Uint8Array);
+      // A deleted document's copy in memory never brings it back.
+      await store.delete("gone");
+      expect(await store.load("gone")).toBeNull();
+    });
+  });
+
   it("compacts in the background once the log passes the threshold", async () => {
     const compactions: number[] = [];
     const { store } = await open({

@@ -142,6 +142,10 @@ export class Durability implements Extension {
   }
 
   async afterLoadDocument({ documentName, document }: afterLoadDocumentPayload): Promise<void> {
+    // From here on every update applied to the document is appended after it (the gate, and
+    // the listener below), so the store may compact from it (DocumentStore.attachLive).
+    const detach = this.store.attachLive?.(documentName, document);
+    if (detach) document.once("destroy", detach);
     document.on("update", (update: Uint8Array, origin: unknown) => {
       if (!isServerSideOrigin(origin)) return;
       this.store.append(documentName, update).catch((error: unknown) => {

@@ -1,3 +1,4 @@
+import type * as Y from "yjs";
 /**
  * What the sync server needs from storage. The LevelDB store implements it; a shared backend
  * (for several server instances) can take its place without the server noticing.
@@ -28,6 +29,8 @@ export interface CompactionResult {
   bytesAfter: number;
   /** Size of the new compacted state: what the compaction wrote. */
   stateBytes: number;
+  /** Where the new state came from: the stored log, or the document held in memory. */
+  source: "log" | "memory";
 }
 
 /** Whether the store can make writes durable now, and why not. */
@@ -174,6 +177,15 @@ export interface DocumentStore {
   presence?(name: string, handlers: PresenceHandlers): PresenceChannel;
   /** Version history; a store without it answers the versions API with 501. */
   readonly versions?: VersionStore;
+  /**
+   * The server holds this document in memory. Every update the server appends was applied to
+   * it first, so at any moment it holds at least every log entry appended so far: a store may
+   * compact from it (Y.encodeStateAsUpdate) instead of reading and applying its log again,
+   * which costs the document's size instead of the log's (a small document rewritten many times
+   * has a log hundreds of times its size). Until the returned function is called; a store that
+   * cannot use it leaves this out.
+   */
+  attachLive?(name: string, document: Y.Doc): () => void;
   /** The server unloaded this document: forget its in-memory bookkeeping (a hint; may do nothing). */
   unload(name: string): void;
   /** True from open until close starts. */

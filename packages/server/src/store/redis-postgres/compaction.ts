@@ -119,6 +119,7 @@ export async function compactDocument(
       bytesBefore: stateBytes + tailBytes,
       bytesAfter: state.byteLength + tailBytes - mergedBytes,
       stateBytes: state.byteLength,
+      source: "log",
       upto: newUpto,
       tailBytes: tailBytes - mergedBytes,
       tailCount: all.length - entries.length,
