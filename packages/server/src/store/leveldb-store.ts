@@ -94,19 +94,23 @@ function bytesOf(ops: readonly BatchOp[]): number {
 const SYNC = { sync: true } as const;
 
 /**
- * When a document held in memory (attachLive) is compacted from it: encoding runs on the event
- * loop, and costs with the document's structs and content (automerge-paper's final document,
- * 311 KB in 10,971 structs: 6-10 ms warm). Counting structs costs one step per client. A
- * larger document is merged from its log in the merge worker, where it costs the event loop
- * nothing. The log's size is no guide: a small document rewritten many times (a map key set
- * over and over) has a log hundreds of times its size, which is what makes a merge from the
- * log fall behind under load and memory keep up.
+ * When a document held in memory (attachLive) is compacted from it rather than from its log:
+ * when the log is mostly superseded, at least MEMORY_COMPACTION_LOG_RATIO times the state (a
+ * small document rewritten many times, a map key set over and over: its log is hundreds of times
+ * its size, and re-applying it falls behind under sustained writing). A document that grows
+ * (typing) has a log about the size of what it added, and merging that in the merge worker
+ * costs the event loop nothing; encoding in memory would run on the event loop. Encoding costs
+ * with the document's structs and content (automerge-paper's final document, 311 KB in 10,971
+ * structs: 6-10 ms warm), so large documents always merge in the worker; counting structs
+ * costs one step per client.
  */
+const MEMORY_COMPACTION_LOG_RATIO = 4;
 const MEMORY_COMPACTION_MAX_STATE_BYTES = 1024 * 1024;
 const MEMORY_COMPACTION_MAX_STRUCTS = 20_000;
 
 function compactsFromMemory(meta: DocumentMeta, doc: Y.Doc): boolean {
   if (meta.stateBytes > MEMORY_COMPACTION_MAX_STATE_BYTES) return false;
+  if (meta.tailBytes < meta.stateBytes * MEMORY_COMPACTION_LOG_RATIO) return false;
   let structs = 0;
   for (const list of doc.store.clients.values()) structs += list.length;
   return structs <= MEMORY_COMPACTION_MAX_STRUCTS;
