@@ -16,6 +16,10 @@ const url = process.argv[3] ?? "ws://127.0.0.1:1234";
 const client = createClient({ url, WebSocketPolyfill: WebSocket });
 const notes = client.open("notes", { user: { id: name.toLowerCase(), name } });
 
+// Ctrl+C, at any moment (even while connecting, even twice): close() ends everything, and the
+// process exits by itself.
+process.on("SIGINT", () => void client.close());
+
 // Bind the Y.Text: render it whenever it changes, whoever changed it.
 const text = notes.doc.getText("body");
 text.observe(() => console.log(`text: ${text.toString()}`));
@@ -29,6 +33,3 @@ await notes.whenSynced();
 text.insert(text.length, `${name} was here. `);
 await notes.whenStored();
 console.log("saved on the server");
-
-// close() ends everything: the process exits by itself.
-process.once("SIGINT", () => void client.close());
