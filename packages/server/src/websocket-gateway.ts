@@ -5,6 +5,7 @@ import { CloseCode } from "@tandem/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import type { DocumentLimits } from "./extensions/document-limits.ts";
+import { CatchUp, type LiveDocument } from "./limits/catch-up.ts";
 import { clientAddress } from "./limits/client-address.ts";
 import { ConnectionLimiter } from "./limits/connection-limiter.ts";
 import { type Corkable, SendBuffer } from "./limits/send-buffer.ts";
@@ -134,6 +135,12 @@ export class WebSocketGateway {
     return this.wss.clients.size;
   }
 
+  /** The loaded document a frame's address names ("name" or "name\0session"). */
+  private documentOf(address: string): LiveDocument | undefined {
+    const separator = address.indexOf("\0");
+    return this.hocuspocus.documents.get(separator === -1 ? address : address.slice(0, separator));
+  }
+
   private accept(ws: WebSocket, request: IncomingMessage, log: Logger): void {
     const { messageRate, messageBurst, authTimeoutMs, maxBufferedBytes, metrics } = this.options;
     const rate = messageRate > 0 ? new TokenBucket(messageRate, messageBurst) : null;
@@ -153,6 +160,19 @@ export class WebSocketGateway {
       observe: (message) => coalescer.sent(message),
       ...(metrics ? { closing: (code: number) => metrics.closeSent(code) } : {}),
       ...transportOf(ws),
+      shedding: {
+        above: Math.floor(maxBufferedBytes / 4),
+        below: Math.floor(maxBufferedBytes / 16),
+        catchUp: new CatchUp((address) => this.documentOf(address)),
+        fellBehind: (unsentBytes) => {
+          metrics?.limitHit("catch_up");
+          log.info(
+            { unsentBytes, above: Math.floor(maxBufferedBytes / 4) },
+            "a client fell behind: it gets a catch-up instead of every update",
+          );
+        },
+        caughtUp: (messages, bytes) => log.info({ messages, bytes }, "sent a client its catch-up"),
+      },
       onOverflow: (unsentBytes) => {
         const code = CloseCode.SendBufferFull;
         const reason = "send buffer full";

@@ -1,4 +1,5 @@
 import type { WebSocketLike } from "@hocuspocus/server";
+import type { CatchUp } from "./catch-up.ts";
 
 /** The part of a `ws` WebSocket the buffer uses (a protocol dialect may stand in between). */
 export interface RawSocket {
@@ -14,6 +15,18 @@ export interface Corkable {
   uncork(): void;
 }
 
+/** When a socket that falls behind is sent a catch-up instead of every update (catch-up.ts). */
+export interface Shedding {
+  /** Replaceable messages are dropped once more than this many bytes are unsent... */
+  above: number;
+  /** ...until no more than this many are; then the catch-up is sent. */
+  below: number;
+  catchUp: CatchUp;
+  /** Told when the socket starts to fall behind, and when it was caught up (logs, metrics). */
+  fellBehind?(unsentBytes: number): void;
+  caughtUp?(messages: number, bytes: number): void;
+}
+
 export interface SendBufferOptions {
   /** Unsent bytes a socket may hold besides the oldest unsent message. */
   maxBufferedBytes: number;
@@ -23,6 +36,8 @@ export interface SendBufferOptions {
   observe?: (message: Uint8Array) => (() => void) | undefined;
   /** Told of the close code when the socket is closed while open (metrics). */
   closing?: (code: number) => void;
+  /** A client that reads more slowly than the document changes gets catch-ups (see above). */
+  shedding?: Shedding;
   /**
    * The socket under the WebSocket. Messages sent during one run of the microtask queue (the
    * acknowledgements of a batch that became durable, an answer and its broadcast) are then
@@ -42,6 +57,14 @@ export interface SendBufferOptions {
  * The oldest message is left out so that one large message, such as the first sync of a large
  * document on a slow link, never counts against the edits that follow it: what a socket holds
  * is bounded by the limit plus one message.
+ *
+ * Before that, a client that reads, only more slowly than its documents change (a slow link, a
+ * busy tab, many writers on one document), falls behind rather than out: past `shedding.above`
+ * unsent bytes, the updates relayed to it and presence changes are dropped and remembered, and
+ * once it has read down to `shedding.below`, one catch-up per document replaces them all
+ * (catch-up.ts). What such a client costs is then bounded by `above` plus the catch-up, and it
+ * stays connected. Only what cannot be replaced (answers to its own requests) counts on towards
+ * the limit.
  */
 export class SendBuffer implements WebSocketLike {
   private unsentBytes = 0;
@@ -71,6 +94,14 @@ export class SendBuffer implements WebSocketLike {
 
   send(message: Uint8Array): void {
     if (this.overflowed || this.ws.readyState !== this.ws.OPEN) return;
+    const { shedding } = this.options;
+    if (shedding && (shedding.catchUp.behind || this.unsentBytes > shedding.above)) {
+      const first = !shedding.catchUp.behind;
+      if (shedding.catchUp.drop(message)) {
+        if (first) shedding.fellBehind?.(this.unsentBytes);
+        return;
+      }
+    }
     const oldest = this.sizes[this.head] ?? 0;
     if (this.unsentBytes - oldest > this.options.maxBufferedBytes) {
       this.overflowed = true;
@@ -93,7 +124,18 @@ export class SendBuffer implements WebSocketLike {
       this.unsentBytes -= size;
       this.dropOldest();
       flushed?.();
+      if (shedding?.catchUp.behind && this.unsentBytes <= shedding.below) this.catchUp(shedding);
     });
+  }
+
+  private catchUp(shedding: Shedding): void {
+    const frames = shedding.catchUp.frames();
+    let bytes = 0;
+    for (const frame of frames) {
+      bytes += frame.byteLength;
+      this.send(frame);
+    }
+    shedding.caughtUp?.(frames.length, bytes);
   }
 
   private dropOldest(): void {

@@ -34,6 +34,7 @@ export const LIMITS = [
   "auth_timeout",
   "socket_timeout",
   "send_buffer",
+  "catch_up",
   "socket_documents",
   "user_documents",
   "document_size",
