@@ -5,7 +5,7 @@ import { CloseCode } from "@tandem/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 import type { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import type { DocumentLimits } from "./extensions/document-limits.ts";
-import { CatchUp, type LiveDocument } from "./limits/catch-up.ts";
+import { CatchUp } from "./limits/catch-up.ts";
 import { clientAddress } from "./limits/client-address.ts";
 import { ConnectionLimiter } from "./limits/connection-limiter.ts";
 import { type Corkable, SendBuffer } from "./limits/send-buffer.ts";
@@ -13,7 +13,7 @@ import { TokenBucket } from "./limits/token-bucket.ts";
 import { SocketLiveness } from "./liveness/socket-liveness.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics/registry.ts";
-import { frameAddressProblem } from "./protocol/document-name.ts";
+import { documentNameOf, frameAddressProblem } from "./protocol/document-name.ts";
 import { screenFrame, type UpdateLimits } from "./protocol/frame-screen.ts";
 import { SyncCoalescer } from "./protocol/sync-coalescer.ts";
 import {
@@ -135,12 +135,6 @@ export class WebSocketGateway {
     return this.wss.clients.size;
   }
 
-  /** The loaded document a frame's address names ("name" or "name\0session"). */
-  private documentOf(address: string): LiveDocument | undefined {
-    const separator = address.indexOf("\0");
-    return this.hocuspocus.documents.get(separator === -1 ? address : address.slice(0, separator));
-  }
-
   private accept(ws: WebSocket, request: IncomingMessage, log: Logger): void {
     const { messageRate, messageBurst, authTimeoutMs, maxBufferedBytes, metrics } = this.options;
     const rate = messageRate > 0 ? new TokenBucket(messageRate, messageBurst) : null;
@@ -149,6 +143,8 @@ export class WebSocketGateway {
       outbox.close(code, reason);
     };
     const coalescer = new SyncCoalescer();
+    // Past this much unsent, a socket gets catch-ups instead of every update (catch-up.ts).
+    const shedAbove = Math.floor(maxBufferedBytes / 4);
     // A stock y-websocket client (ws://HOST:PORT/y-websocket/<name>): its frames are translated
     // at the socket's edge, and everything else below treats it as a Hocuspocus client.
     const yDocument = yWebsocketDocument(request.url);
@@ -161,13 +157,13 @@ export class WebSocketGateway {
       ...(metrics ? { closing: (code: number) => metrics.closeSent(code) } : {}),
       ...transportOf(ws),
       shedding: {
-        above: Math.floor(maxBufferedBytes / 4),
+        above: shedAbove,
         below: Math.floor(maxBufferedBytes / 16),
-        catchUp: new CatchUp((address) => this.documentOf(address)),
+        catchUp: new CatchUp((address) => this.hocuspocus.documents.get(documentNameOf(address))),
         fellBehind: (unsentBytes) => {
           metrics?.limitHit("catch_up");
           log.info(
-            { unsentBytes, above: Math.floor(maxBufferedBytes / 4) },
+            { unsentBytes, above: shedAbove },
             "a client fell behind: it gets a catch-up instead of every update",
           );
         },

@@ -1,7 +1,6 @@
-import { MessageType } from "@hocuspocus/server";
+import { MessageType, OutgoingMessage } from "@hocuspocus/server";
 import * as decoding from "lib0/decoding";
-import * as encoding from "lib0/encoding";
-import { type Awareness, encodeAwarenessUpdate } from "y-protocols/awareness";
+import type { Awareness } from "y-protocols/awareness";
 import { messageYjsUpdate } from "y-protocols/sync";
 import * as Y from "yjs";
 
@@ -15,10 +14,11 @@ export type DocumentOf = (address: string) => LiveDocument | undefined;
 
 /** What was dropped for one document address while its client was behind. */
 interface Missed {
-  /** The first document update dropped, sent again first. */
-  first: Uint8Array | null;
-  /** The document's state vector once `first` was applied: the catch-up is the rest. */
-  stateVector: Uint8Array | null;
+  /**
+   * Document updates were dropped: the first one (sent again first), and the document's state
+   * vector once it was applied (the catch-up is the rest).
+   */
+  updates: { first: Uint8Array; stateVector: Uint8Array } | null;
   /** Presence changes were dropped: the whole presence is sent again. */
   awareness: boolean;
 }
@@ -73,14 +73,13 @@ export class CatchUp {
     if (!document) return false;
     let missed = this.missed.get(address);
     if (!missed) {
-      missed = { first: null, stateVector: null, awareness: false };
+      missed = { updates: null, awareness: false };
       this.missed.set(address, missed);
     }
     if (type === MessageType.Awareness) {
       missed.awareness = true;
-    } else if (missed.first === null) {
-      missed.first = message;
-      missed.stateVector = Y.encodeStateVector(document);
+    } else if (missed.updates === null) {
+      missed.updates = { first: message, stateVector: Y.encodeStateVector(document) };
     }
     return true;
   }
@@ -91,41 +90,23 @@ export class CatchUp {
     for (const [address, missed] of this.missed) {
       const document = this.documentOf(address);
       if (!document) continue;
-      if (missed.first && missed.stateVector) {
-        frames.push(missed.first);
-        const rest = Y.encodeStateAsUpdate(document, missed.stateVector);
+      if (missed.updates) {
+        const { first, stateVector } = missed.updates;
+        const rest = Y.encodeStateAsUpdate(document, stateVector);
         frames.push(
-          frame(address, MessageType.Sync, (encoder) => {
-            encoding.writeVarUint(encoder, messageYjsUpdate);
-            encoding.writeVarUint8Array(encoder, rest);
-          }),
+          first,
+          new OutgoingMessage(address).createSyncMessage().writeUpdate(rest).toUint8Array(),
         );
       }
-      if (missed.awareness) {
-        const clients = [...document.awareness.getStates().keys()];
-        if (clients.length > 0) {
-          const update = encodeAwarenessUpdate(document.awareness, clients);
-          frames.push(
-            frame(address, MessageType.Awareness, (encoder) => {
-              encoding.writeVarUint8Array(encoder, update);
-            }),
-          );
-        }
+      if (missed.awareness && document.awareness.getStates().size > 0) {
+        frames.push(
+          new OutgoingMessage(address)
+            .createAwarenessUpdateMessage(document.awareness)
+            .toUint8Array(),
+        );
       }
     }
     this.missed.clear();
     return frames;
   }
-}
-
-function frame(
-  address: string,
-  type: number,
-  body: (encoder: encoding.Encoder) => void,
-): Uint8Array {
-  const encoder = encoding.createEncoder();
-  encoding.writeVarString(encoder, address);
-  encoding.writeVarUint(encoder, type);
-  body(encoder);
-  return encoding.toUint8Array(encoder);
 }

@@ -34,6 +34,12 @@ const strictUtf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  */
 const MAX_SESSION_ID_BYTES = 128;
 
+/** The document name in a frame's address: the address up to "\0" and a session id, if any. */
+export function documentNameOf(address: string): string {
+  const separator = address.indexOf("\0");
+  return separator === -1 ? address : address.slice(0, separator);
+}
+
 /**
  * Checks the address at the start of a client frame (varString: document name, optionally "\0"
  * and a session id) without decoding more than the limit allows. Returns why it is refused, or
@@ -57,12 +63,11 @@ export function frameAddressProblem(frame: Uint8Array, maxNameBytes: number): st
   } catch {
     return "document name is not valid UTF-8";
   }
-  const separator = address.indexOf("\0");
-  const name = separator === -1 ? address : address.slice(0, separator);
+  const name = documentNameOf(address);
   const problem = documentNameProblem(name, maxNameBytes);
   if (problem) return problem;
-  if (separator !== -1) {
-    const session = address.slice(separator + 1);
+  if (name.length < address.length) {
+    const session = address.slice(name.length + 1);
     if (Buffer.byteLength(session) > MAX_SESSION_ID_BYTES || FORBIDDEN.test(session)) {
       return "session id is too long or contains control characters";
     }
