@@ -29,18 +29,20 @@ describe("cluster configuration", () => {
   let safe: RedisEngine;
   let noAof: RedisEngine;
   let evicting: RedisEngine;
+  let everysec: RedisEngine;
   let postgresUrl: string;
   beforeAll(async () => {
-    [postgres, safe, noAof, evicting] = await Promise.all([
+    [postgres, safe, noAof, evicting, everysec] = await Promise.all([
       startPostgres(),
       startRedis(),
       startRedis({ appendonly: false }),
       startRedis({ maxmemoryPolicy: "allkeys-lru" }),
+      startRedis({ appendfsync: "everysec" }),
     ]);
     postgresUrl = await postgres.createDatabase("config");
   });
   afterAll(async () => {
-    await Promise.all([postgres, safe, noAof, evicting].map((engine) => engine?.stop()));
+    await Promise.all([postgres, safe, noAof, evicting, everysec].map((engine) => engine?.stop()));
   });
 
   it("refuses one of --redis-url and --postgres-url without the other", () => {
@@ -72,12 +74,23 @@ describe("cluster configuration", () => {
     ]);
   });
 
-  it("with --fsync, refuses Redis that does not fsync every write", () => {
-    const run = serve("--redis-url", safe.url, "--postgres-url", postgresUrl, "--fsync");
+  it("refuses Redis with appendfsync everysec, which can reply before writing its AOF", () => {
+    const run = serve("--redis-url", everysec.url, "--postgres-url", postgresUrl);
     expect(run.status).toBe(2);
     expect(run.lines).toEqual([
-      `tandem: --fsync promises that acknowledged edits survive a power loss, but Redis at ${safe.url} has appendfsync everysec: set "appendfsync always" in its redis.conf, or leave out --fsync`,
+      `tandem: Redis at ${everysec.url} has appendfsync everysec, which may reply before writing its append-only file, so a crash of Redis could lose acknowledged edits: set "appendfsync always" (survives a power loss too) or "appendfsync no" in its redis.conf`,
     ]);
+  });
+
+  it("with --fsync, refuses Redis that does not fsync every write", () => {
+    for (const redis of [safe, everysec]) {
+      const run = serve("--redis-url", redis.url, "--postgres-url", postgresUrl, "--fsync");
+      expect(run.status).toBe(2);
+      const policy = redis === safe ? "no" : "everysec";
+      expect(run.lines).toEqual([
+        `tandem: --fsync promises that acknowledged edits survive a power loss, but Redis at ${redis.url} has appendfsync ${policy}: set "appendfsync always" in its redis.conf, or leave out --fsync`,
+      ]);
+    }
   });
 
   it("with --fsync, starts on Redis with appendfsync always", async () => {

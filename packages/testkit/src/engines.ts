@@ -42,7 +42,11 @@ export interface RedisEngine extends Engine {
 }
 
 export interface RedisOptions {
-  /** appendfsync: everysec (Redis's default) or always. */
+  /**
+   * appendfsync: no (the default here: Redis writes its AOF before every reply, so a SIGKILL of
+   * Redis loses nothing acknowledged), always, or everysec (Redis's own default, which Tandem
+   * refuses: see scripts/redis-aof-crash.sh).
+   */
   appendfsync?: "everysec" | "always" | "no";
   /** appendonly (yes unless a test wants to see Tandem refuse it). */
   appendonly?: boolean;
@@ -210,7 +214,7 @@ export async function startRedis(options: RedisOptions = {}): Promise<RedisEngin
     "--appendonly",
     options.appendonly === false ? "no" : "yes",
     "--appendfsync",
-    options.appendfsync ?? "everysec",
+    options.appendfsync ?? "no",
     "--maxmemory-policy",
     options.maxmemoryPolicy ?? "noeviction",
     "--save",

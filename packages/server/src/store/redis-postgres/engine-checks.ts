@@ -3,8 +3,8 @@ import { isPassing } from "./append-batcher.ts";
 
 /**
  * Redis settings that would silently lose acknowledged edits. Checked once at start: an
- * instance refuses to start rather than acknowledge edits that a Redis restart, an eviction or
- * a power loss would take back.
+ * instance refuses to start rather than acknowledge edits that a Redis restart or crash, an
+ * eviction or (with --fsync) a power loss would take back.
  */
 
 /** A setting of an engine that must change before Tandem may use it. */
@@ -31,7 +31,6 @@ export async function checkRedis(redis: Redis, where: string, fsync: boolean): P
       `Redis at ${where} has maxmemory-policy ${policy ?? "unknown"}, so it may evict a document's log when memory runs short: set "maxmemory-policy noeviction" in its redis.conf`,
     );
   }
-  if (!fsync) return;
   let appendfsync: string | null = null;
   try {
     const reply = await redis.config("GET", "appendfsync");
@@ -39,9 +38,23 @@ export async function checkRedis(redis: Redis, where: string, fsync: boolean): P
   } catch {
     appendfsync = null;
   }
-  if (appendfsync !== "always") {
+  if (fsync && appendfsync !== "always") {
     throw new UnsafeEngineError(
       `--fsync promises that acknowledged edits survive a power loss, but Redis at ${where} has appendfsync ${appendfsync ?? "unknown (CONFIG GET is not allowed)"}: set "appendfsync always" in its redis.conf, or leave out --fsync`,
+    );
+  }
+  // everysec is refused even without --fsync: while its background fsync is slow (a busy
+  // disk), Redis postpones writing the AOF by up to 2 s yet still replies, so a crash of Redis
+  // loses updates it acknowledged (measured: scripts/redis-aof-crash.sh). "no" writes the AOF
+  // before every reply, like the LevelDB store without --fsync.
+  if (appendfsync === null) {
+    throw new UnsafeEngineError(
+      `Redis at ${where} does not allow CONFIG GET, so Tandem cannot check that it writes its append-only file before replying: allow CONFIG GET to Tandem's user, with "appendfsync always" or "appendfsync no" in its redis.conf`,
+    );
+  }
+  if (appendfsync !== "always" && appendfsync !== "no") {
+    throw new UnsafeEngineError(
+      `Redis at ${where} has appendfsync ${appendfsync}, which may reply before writing its append-only file, so a crash of Redis could lose acknowledged edits: set "appendfsync always" (survives a power loss too) or "appendfsync no" in its redis.conf`,
     );
   }
 }

@@ -49,7 +49,10 @@ export interface ClusterStoreEvents {
 export interface ClusterStoreOptions {
   redisUrl: string;
   postgresUrl: string;
-  /** Require Redis's appendfsync always (acknowledged edits survive a power loss). */
+  /**
+   * Require Redis's appendfsync always (acknowledged edits survive a power loss); without it,
+   * always or no (they survive a crash of Redis).
+   */
   fsync: boolean;
   compaction: CompactionPolicy;
   events?: ClusterStoreEvents;
