@@ -314,6 +314,13 @@ export const SETTINGS = {
     default: 16 * MiB,
     schema: integer(64 * 1024, 4096 * MiB),
   }),
+  maxInflightBytes: setting({
+    description:
+      "Bytes of updates a socket may have sent and not had acknowledged before it is not read (until half are)",
+    accepted: "an integer from 65536 to 4294967296",
+    default: 4 * MiB,
+    schema: integer(64 * 1024, 4096 * MiB),
+  }),
   maxSocketDocuments: setting({
     description: "Documents one socket may have open at once (0: no limit)",
     accepted: "an integer from 0 to 100000",

@@ -268,6 +268,7 @@ export async function startServer(
     authenticated,
     updateLimits,
     maxBufferedBytes: config.maxBufferedBytes,
+    maxInflightBytes: config.maxInflightBytes,
     documentLimits,
     metrics,
   });

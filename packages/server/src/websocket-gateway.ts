@@ -8,12 +8,14 @@ import type { DocumentLimits } from "./extensions/document-limits.ts";
 import { CatchUp } from "./limits/catch-up.ts";
 import { clientAddress } from "./limits/client-address.ts";
 import { ConnectionLimiter } from "./limits/connection-limiter.ts";
+import { InboundWindow } from "./limits/inbound-window.ts";
 import { type Corkable, SendBuffer } from "./limits/send-buffer.ts";
 import { TokenBucket } from "./limits/token-bucket.ts";
 import { SocketLiveness } from "./liveness/socket-liveness.ts";
 import type { Logger } from "./logger.ts";
 import type { Metrics } from "./metrics/registry.ts";
 import { documentNameOf, frameAddressProblem } from "./protocol/document-name.ts";
+import { frameHead } from "./protocol/frame-head.ts";
 import { screenFrame, type UpdateLimits } from "./protocol/frame-screen.ts";
 import { SyncCoalescer } from "./protocol/sync-coalescer.ts";
 import {
@@ -49,6 +51,8 @@ export interface GatewayOptions {
   updateLimits: UpdateLimits;
   /** Unsent bytes a socket may hold besides its oldest unsent message (send-buffer.ts). */
   maxBufferedBytes: number;
+  /** Unacknowledged bytes of updates past which a socket is not read (inbound-window.ts). */
+  maxInflightBytes: number;
   /** Told when a socket closes, to free the document slots it held. */
   documentLimits: Pick<DocumentLimits, "socketClosed">;
   /** Counts limit hits and the close codes sent; null when metrics are off. */
@@ -143,6 +147,12 @@ export class WebSocketGateway {
       outbox.close(code, reason);
     };
     const coalescer = new SyncCoalescer();
+    const inflight = new InboundWindow(this.options.maxInflightBytes, ws, {
+      paused: (bytes) => {
+        metrics?.limitHit("inflight_bytes");
+        log.debug({ bytes }, "stopped reading a socket until the server catches up");
+      },
+    });
     // Past this much unsent, a socket gets catch-ups instead of every update (catch-up.ts).
     const shedAbove = Math.floor(maxBufferedBytes / 4);
     // A stock y-websocket client (ws://HOST:PORT/y-websocket/<name>): its frames are translated
@@ -153,7 +163,11 @@ export class WebSocketGateway {
     // Every close the server makes goes through the outbox (Hocuspocus's too), and is counted.
     const outbox = new SendBuffer(dialect ? translatingSocket(ws, dialect) : ws, {
       maxBufferedBytes,
-      observe: (message) => coalescer.sent(message),
+      observe: (message) => {
+        const head = frameHead(message);
+        inflight.sent(head);
+        return coalescer.sent(head);
+      },
       ...(metrics ? { closing: (code: number) => metrics.closeSent(code) } : {}),
       ...transportOf(ws),
       shedding: {
@@ -260,7 +274,10 @@ export class WebSocketGateway {
           close(CloseCode.InvalidFrame, "invalid document name", `closing a socket: ${problem}`);
           return;
         }
-        if (coalescer.admit(frame)) connection.handleMessage(frame);
+        const head = frameHead(frame);
+        if (!coalescer.admit(head)) return;
+        inflight.received(head, frame.length);
+        connection.handleMessage(frame);
       } else if (result.verdict === "reject") {
         close(result.code, result.reason, "closing a socket that sent an invalid frame");
       }

@@ -1,6 +1,7 @@
 import type { Socket } from "node:net";
 import {
   connectClient,
+  limitHits,
   startTestServer,
   type TestClient,
   type TestServer,
@@ -24,14 +25,6 @@ const VALUE = "v".repeat(10_000);
 /** The TCP socket under a provider's WebSocket (ws keeps it private). */
 function tcpOf(client: TestClient): Socket {
   return (client.socket.webSocket as unknown as { _socket: Socket })._socket;
-}
-
-async function limitHits(server: TestServer, limit: string): Promise<number> {
-  const text = await (await fetch(server.metricsUrl as string)).text();
-  const line = text
-    .split("\n")
-    .find((l) => l.startsWith(`tandem_limit_hits_total{limit="${limit}"}`));
-  return Number(line?.split(" ")[1] ?? 0);
 }
 
 describe("a client that falls behind", () => {

@@ -53,3 +53,12 @@ async function wrap(
     },
   };
 }
+
+/** How often the server hit a limit (tandem_limit_hits_total{limit}), read from /metrics. */
+export async function limitHits(server: TandemServer, limit: string): Promise<number> {
+  const text = await (await fetch(server.metricsUrl as string)).text();
+  const line = text
+    .split("\n")
+    .find((l) => l.startsWith(`tandem_limit_hits_total{limit="${limit}"}`));
+  return Number(line?.split(" ")[1] ?? 0);
+}

@@ -13,7 +13,8 @@ import type { WebSocket } from "ws";
  * Sweeps run every timeoutMs / 4, so a dead socket is found between timeoutMs and 1.25 ×
  * timeoutMs after it last spoke. When the server itself was stalled (a sweep ran late, its event
  * loop busy), the stall is not held against the sockets: their answers may be unread in the
- * kernel, so they get a fresh ping instead.
+ * kernel, so they get a fresh ping instead. Nor is a pause: a socket the server stopped reading
+ * (it is behind on the socket's updates) counts as heard until it reads again.
  */
 export class SocketLiveness {
   private readonly lastHeard = new Map<WebSocket, { at: number; onSilent: (ms: number) => void }>();
@@ -55,6 +56,8 @@ export class SocketLiveness {
     const late = now - this.lastSweep > 2 * this.interval;
     this.lastSweep = now;
     for (const [ws, entry] of this.lastHeard) {
+      // The server stopped reading it (inbound-window.ts): its messages and pongs wait unread.
+      if (ws.isPaused) entry.at = now;
       if (late) entry.at = Math.max(entry.at, now - this.interval);
       const silentMs = now - entry.at;
       if (silentMs > this.timeoutMs) {

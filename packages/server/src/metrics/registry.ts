@@ -35,6 +35,7 @@ export const LIMITS = [
   "socket_timeout",
   "send_buffer",
   "catch_up",
+  "inflight_bytes",
   "socket_documents",
   "user_documents",
   "document_size",

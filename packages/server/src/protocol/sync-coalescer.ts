@@ -1,6 +1,6 @@
 import { MessageType } from "@hocuspocus/server";
-import * as decoding from "lib0/decoding";
 import { messageYjsSyncStep1, messageYjsSyncStep2 } from "y-protocols/sync";
+import { endsDocumentConnection, type FrameHead } from "./frame-head.ts";
 
 /**
  * Answers repeated SyncStep1 requests for one document connection once. Hocuspocus answers
@@ -27,11 +27,10 @@ export class SyncCoalescer {
   /** Addresses with a forwarded SyncStep1 whose answer has not been flushed. */
   private readonly waiting = new Set<string>();
 
-  /** For a frame from the client that passed screening: false means drop it. */
-  admit(frame: Uint8Array): boolean {
-    const parsed = parse(frame);
-    if (!parsed) return true;
-    const { address, type, step } = parsed;
+  /** For a frame from the client that passed screening (its head): false means drop it. */
+  admit(head: FrameHead | null): boolean {
+    if (!head) return true;
+    const { address, type, step } = head;
     if (type === MessageType.CLOSE) {
       this.waiting.delete(address);
       return true;
@@ -43,35 +42,18 @@ export class SyncCoalescer {
     return true;
   }
 
-  /** For a message the server sends: returns what to call once it has been flushed, if any. */
-  sent(message: Uint8Array): (() => void) | undefined {
-    const parsed = parse(message);
-    if (!parsed) return undefined;
-    const { address, type, step } = parsed;
+  /**
+   * For a message the server sends (its head): returns what to call once it has been flushed,
+   * if any.
+   */
+  sent(head: FrameHead | null): (() => void) | undefined {
+    if (!head) return undefined;
+    const { address, type, step } = head;
     if (type === MessageType.Sync && step === messageYjsSyncStep2) {
       return () => this.waiting.delete(address);
     }
-    // The document connection ends (close) or never starts (permission denied, Auth step 1):
-    // Hocuspocus discards its queued messages, so its pending request will not be answered.
-    if (type === MessageType.CLOSE || (type === MessageType.Auth && step === 1)) {
-      this.waiting.delete(address);
-    }
+    // The document connection ends or never starts: its pending request will not be answered.
+    if (endsDocumentConnection(head)) this.waiting.delete(address);
     return undefined;
-  }
-}
-
-/** The address, message type and, for sync and auth messages, the step of a frame. */
-function parse(frame: Uint8Array): { address: string; type: number; step: number } | null {
-  try {
-    const decoder = decoding.createDecoder(frame);
-    const address = decoding.readVarString(decoder);
-    const type = decoding.readVarUint(decoder);
-    const hasStep =
-      type === MessageType.Sync || type === MessageType.SyncReply || type === MessageType.Auth;
-    const step = hasStep ? decoding.readVarUint(decoder) : -1;
-    return { address, type, step };
-  } catch {
-    // Incoming frames were screened; an outgoing one that does not parse is not a sync answer.
-    return null;
   }
 }

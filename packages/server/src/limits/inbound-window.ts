@@ -1,0 +1,109 @@
+import { MessageType } from "@hocuspocus/server";
+import { messageYjsSyncStep2, messageYjsUpdate } from "y-protocols/sync";
+import { endsDocumentConnection, type FrameHead } from "../protocol/frame-head.ts";
+
+/**
+ * Bounds what a socket's updates cost the server before it has handled them. The server reads
+ * a socket as fast as the network delivers, and Hocuspocus queues each document connection's
+ * messages to handle them one at a time; when clients send faster than the server applies and
+ * stores (writers at twice its capacity), those queues grew without bound (the overload
+ * scenario's memory peak). Sending is not the problem, unanswered sending is: so once a
+ * socket's updates that have not been answered yet (the SyncStatus every update and SyncStep2
+ * gets, once durable) cost more than `maxBytes`, the server stops reading the socket, and
+ * starts again once they are down to half. TCP then holds the client back: its edits wait in
+ * its own send buffer (a provider keeps them as unsynced anyway), nothing is dropped, and
+ * nobody is closed. Its other messages (presence, requests) wait with them; the answers the
+ * server owes it and everyone else's updates still reach it.
+ *
+ * An update that alone costs more than the limit is read and handled as usual; the socket
+ * pauses behind it. Only an answer ends what a message costs; an answer that will never come
+ * (Hocuspocus closed the document connection, or refused its authentication, and discarded
+ * its queue) ends the cost of everything queued for that address.
+ *
+ * Costs are per address (a document, with a session id when the client multiplexes), kept in
+ * arrival order: Hocuspocus answers one address's updates in order (ack-gate.ts).
+ */
+
+/** What a queued message costs besides its bytes: the objects that hold it. */
+export const MESSAGE_OVERHEAD_BYTES = 256;
+
+/** The socket to hold back: ws's pause() and resume() stop and restart reading it. */
+export interface Flow {
+  pause(): void;
+  resume(): void;
+}
+
+export interface InboundWindowEvents {
+  /** The socket was paused with this many bytes unanswered. */
+  paused?(bytes: number): void;
+  /** The socket was resumed after being paused this long. */
+  resumed?(pausedMs: number): void;
+}
+
+export class InboundWindow {
+  /** Per address, the cost of each unanswered update, oldest first. */
+  private readonly unanswered = new Map<string, number[]>();
+  private bytes = 0;
+  private pausedAt: number | null = null;
+
+  constructor(
+    private readonly maxBytes: number,
+    private readonly flow: Flow,
+    private readonly events: InboundWindowEvents = {},
+  ) {}
+
+  /** Unanswered bytes (with each message's overhead). */
+  get unansweredBytes(): number {
+    return this.bytes;
+  }
+
+  get paused(): boolean {
+    return this.pausedAt !== null;
+  }
+
+  /** A frame the gateway hands to Hocuspocus (its head, and its length). */
+  received(head: FrameHead | null, length: number): void {
+    if (!head || !isUpdate(head)) return;
+    const cost = length + MESSAGE_OVERHEAD_BYTES;
+    const queue = this.unanswered.get(head.address);
+    if (queue) queue.push(cost);
+    else this.unanswered.set(head.address, [cost]);
+    this.bytes += cost;
+    if (this.bytes > this.maxBytes && this.pausedAt === null) {
+      this.pausedAt = performance.now();
+      this.flow.pause();
+      this.events.paused?.(this.bytes);
+    }
+  }
+
+  /** A message the server sends on the socket (its head). */
+  sent(head: FrameHead | null): void {
+    if (!head) return;
+    if (head.type === MessageType.SyncStatus) {
+      const queue = this.unanswered.get(head.address);
+      const cost = queue?.shift();
+      if (cost === undefined) return;
+      if (queue?.length === 0) this.unanswered.delete(head.address);
+      this.bytes -= cost;
+    } else if (endsDocumentConnection(head)) {
+      const queue = this.unanswered.get(head.address);
+      if (!queue) return;
+      this.unanswered.delete(head.address);
+      for (const cost of queue) this.bytes -= cost;
+    } else {
+      return;
+    }
+    if (this.pausedAt !== null && this.bytes <= this.maxBytes / 2) {
+      const pausedMs = performance.now() - this.pausedAt;
+      this.pausedAt = null;
+      this.flow.resume();
+      this.events.resumed?.(pausedMs);
+    }
+  }
+}
+
+/** A client's update or SyncStep2: what Hocuspocus answers with a SyncStatus. */
+function isUpdate(head: FrameHead): boolean {
+  const isSync = head.type === MessageType.Sync || head.type === MessageType.SyncReply;
+  return isSync && (head.step === messageYjsSyncStep2 || head.step === messageYjsUpdate);
+}
