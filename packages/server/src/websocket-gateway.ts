@@ -168,7 +168,10 @@ export class WebSocketGateway {
         inflight.sent(head);
         return coalescer.sent(head);
       },
-      ...(metrics ? { closing: (code: number) => metrics.closeSent(code) } : {}),
+      closing: (code: number) => {
+        inflight.stop();
+        metrics?.closeSent(code);
+      },
       ...transportOf(ws),
       shedding: {
         above: shedAbove,
@@ -306,6 +309,8 @@ export class WebSocketGateway {
           if (ws.readyState === ws.CLOSED) return resolve();
           ws.once("close", () => resolve());
           if (ws.readyState === ws.OPEN) this.options.metrics?.closeSent(CloseCode.ServiceRestart);
+          // A socket paused by its inbound window must read the client's close frame.
+          ws.resume();
           ws.close(CloseCode.ServiceRestart, "server shutting down");
         }),
     );

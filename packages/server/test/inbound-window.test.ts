@@ -140,6 +140,16 @@ describe("InboundWindow", () => {
     expect(window.unansweredBytes).toBe(0);
   });
 
+  it("reads again for good once the server closes the socket", () => {
+    const { log, flow } = flowLog();
+    const window = new InboundWindow(10_000, flow);
+    const big = update("a", 20_000);
+    window.received(frameHead(big), big.length);
+    window.stop();
+    window.received(frameHead(big), big.length);
+    expect(log).toEqual(["pause", "resume"]);
+  });
+
   it("forgets what a closed document connection will never answer", () => {
     const { log, flow } = flowLog();
     const window = new InboundWindow(10_000, flow);

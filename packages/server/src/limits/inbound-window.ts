@@ -36,15 +36,14 @@ export interface Flow {
 export interface InboundWindowEvents {
   /** The socket was paused with this many bytes unanswered. */
   paused?(bytes: number): void;
-  /** The socket was resumed after being paused this long. */
-  resumed?(pausedMs: number): void;
 }
 
 export class InboundWindow {
   /** Per address, the cost of each unanswered update, oldest first. */
   private readonly unanswered = new Map<string, number[]>();
   private bytes = 0;
-  private pausedAt: number | null = null;
+  private isPaused = false;
+  private stopped = false;
 
   constructor(
     private readonly maxBytes: number,
@@ -58,19 +57,31 @@ export class InboundWindow {
   }
 
   get paused(): boolean {
-    return this.pausedAt !== null;
+    return this.isPaused;
+  }
+
+  /**
+   * The server closes the socket: read it again, for good. ws waits for the client's close
+   * frame, which a paused socket would leave unread until ws's 30 s close timer cut it.
+   */
+  stop(): void {
+    this.stopped = true;
+    if (this.isPaused) {
+      this.isPaused = false;
+      this.flow.resume();
+    }
   }
 
   /** A frame the gateway hands to Hocuspocus (its head, and its length). */
   received(head: FrameHead | null, length: number): void {
-    if (!head || !isUpdate(head)) return;
+    if (this.stopped || !head || !isUpdate(head)) return;
     const cost = length + MESSAGE_OVERHEAD_BYTES;
     const queue = this.unanswered.get(head.address);
     if (queue) queue.push(cost);
     else this.unanswered.set(head.address, [cost]);
     this.bytes += cost;
-    if (this.bytes > this.maxBytes && this.pausedAt === null) {
-      this.pausedAt = performance.now();
+    if (this.bytes > this.maxBytes && !this.isPaused) {
+      this.isPaused = true;
       this.flow.pause();
       this.events.paused?.(this.bytes);
     }
@@ -93,11 +104,9 @@ export class InboundWindow {
     } else {
       return;
     }
-    if (this.pausedAt !== null && this.bytes <= this.maxBytes / 2) {
-      const pausedMs = performance.now() - this.pausedAt;
-      this.pausedAt = null;
+    if (this.isPaused && this.bytes <= this.maxBytes / 2) {
+      this.isPaused = false;
       this.flow.resume();
-      this.events.resumed?.(pausedMs);
     }
   }
 }

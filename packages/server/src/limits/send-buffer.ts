@@ -34,7 +34,7 @@ export interface SendBufferOptions {
   onOverflow: (unsentBytes: number) => void;
   /** Sees every message sent; may return a function to call once it has been flushed. */
   observe?: (message: Uint8Array) => (() => void) | undefined;
-  /** Told of the close code when the socket is closed while open (metrics). */
+  /** Told of the close code when the socket is closed while open (metrics, inbound window). */
   closing?: (code: number) => void;
   /** A client that reads more slowly than the document changes gets catch-ups (see above). */
   shedding?: Shedding;
