@@ -11,6 +11,7 @@ import { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import { Authentication } from "./extensions/authentication.ts";
 import { AwarenessQuery } from "./extensions/awareness-query.ts";
 import { ConnectionRegistry } from "./extensions/connection-registry.ts";
+import { DocumentGuid } from "./extensions/document-guid.ts";
 import { DocumentLimits } from "./extensions/document-limits.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
@@ -221,6 +222,7 @@ export async function startServer(
     new RemotePresence(store),
     ...(recorder ? [recorder] : []),
     new AwarenessQuery(),
+    new DocumentGuid(),
     authenticated,
     registry,
     ...(options.extensions ?? []),
