@@ -81,6 +81,31 @@ interface DocumentState {
   authors: AuthorsSeen;
 }
 
+function newDocumentState(meta: DocumentMeta): DocumentState {
+  return {
+    meta,
+    committedSeq: meta.seq,
+    lastWrite: Promise.resolve(),
+    lastOutcome: Promise.resolve(),
+    lastAppendAt: 0,
+    unloaded: false,
+    authors: new AuthorsSeen(),
+  };
+}
+
+/** The newest log key is the ground truth for the sequence (see readDocumentState). */
+function raiseSeq(meta: DocumentMeta, name: string, key: string): void {
+  const seq = seqOfUpdateKey(name, key);
+  if (seq !== null && seq > meta.seq) meta.seq = seq;
+}
+
+/** A document's record with its state and log as read. */
+interface ReadDocument {
+  doc: DocumentState;
+  state: Uint8Array | undefined;
+  entries: Uint8Array[];
+}
+
 /** Which rule asked for a compaction: the size thresholds, or a quiet/unloaded/closing document. */
 type CompactionReason = "threshold" | "quiet";
 
@@ -276,6 +301,17 @@ export class LevelDocumentStore implements DocumentStore {
   }
 
   private async readDocument(name: string): Promise<StoredDocument | null> {
+    const { doc, state, entries } = this.docs.has(name)
+      ? await this.readKnown(name)
+      : await this.readCold(name);
+    if (state === undefined && entries.length === 0) return null;
+    // A long tail makes every cold load slower: fold it in now rather than at the next append.
+    this.maybeScheduleCompaction(name, doc);
+    return { state: state ?? null, updates: entries };
+  }
+
+  /** Reads the state and log of a document whose record the store holds. */
+  private async readKnown(name: string): Promise<ReadDocument> {
     const doc = await this.documentState(name);
     await doc.lastWrite;
     const db = await this.db();
@@ -284,10 +320,33 @@ export class LevelDocumentStore implements DocumentStore {
       // One call for the whole range: per-entry async iteration costs more than the reading.
       db.values(updateRange(name, doc.meta.stateSeq)).all(),
     ]);
-    if (state === undefined && entries.length === 0) return null;
-    // A long tail makes every cold load slower: fold it in now rather than at the next append.
-    this.maybeScheduleCompaction(name, doc);
-    return { state: state ?? null, updates: entries };
+    return { doc, state, entries };
+  }
+
+  /**
+   * Reads a document the store holds no record of (its first load since the store opened): its
+   * metadata record and state in one call, then its log, whose keys also give the newest
+   * sequence number (as readDocumentState does). Two LevelDB calls instead of readDocumentState's
+   * two and readKnown's two: about 0.12 ms of CPU less per document (an empty range read costs
+   * ~90 µs, a get ~40 µs), which opening 1,000 documents pays 1,000 times. The record is cached
+   * (as a promise while reading) like documentState's, so an append meanwhile shares it.
+   */
+  private readCold(name: string): Promise<ReadDocument> {
+    const reading = (async (): Promise<ReadDocument> => {
+      const db = await this.db();
+      const [metaBytes, state] = await db.getMany([metaKey(name), stateKey(name)]);
+      const meta = metaBytes ? decodeMeta(metaBytes) : emptyMeta(this.now());
+      const log = await db.iterator(updateRange(name, meta.stateSeq)).all();
+      for (const [key] of log) raiseSeq(meta, name, key);
+      return { doc: newDocumentState(meta), state, entries: log.map(([, value]) => value) };
+    })();
+    const record = reading.then(({ doc }) => {
+      this.docs.set(name, doc);
+      return doc;
+    });
+    this.docs.set(name, record);
+    record.catch(() => this.docs.delete(name));
+    return reading;
   }
 
   async sizeOf(name: string): Promise<number> {
@@ -644,19 +703,8 @@ export class LevelDocumentStore implements DocumentStore {
       // folds in, and LevelDB walks back over every one of those tombstones before it can tell
       // the range is empty (7-11 ms per load after a 20,000-update burst). A forward seek past
       // the record's seq starts after them.
-      for (const key of await db.keys(updateRange(name, meta.seq)).all()) {
-        const seq = seqOfUpdateKey(name, key);
-        if (seq !== null && seq > meta.seq) meta.seq = seq;
-      }
-      const doc: DocumentState = {
-        meta,
-        committedSeq: meta.seq,
-        lastWrite: Promise.resolve(),
-        lastOutcome: Promise.resolve(),
-        lastAppendAt: 0,
-        unloaded: false,
-        authors: new AuthorsSeen(),
-      };
+      for (const key of await db.keys(updateRange(name, meta.seq)).all()) raiseSeq(meta, name, key);
+      const doc = newDocumentState(meta);
       this.docs.set(name, doc);
       return doc;
     });
