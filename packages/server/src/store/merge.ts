@@ -1,4 +1,5 @@
 import * as Y from "yjs";
+import { nextDocGuid } from "../documents/doc-guid.ts";
 import type { StoredDocument } from "./document-store.ts";
 
 /**
@@ -38,7 +39,7 @@ export function mergeStoredDocument(stored: StoredDocument): {
   update: Uint8Array;
   failed: number;
 } {
-  const doc = new Y.Doc({ gc: true });
+  const doc = new Y.Doc({ gc: true, guid: nextDocGuid() });
   try {
     const { failed } = applyStoredDocument(doc, stored, null);
     return { update: Y.encodeStateAsUpdate(doc), failed };
