@@ -242,6 +242,15 @@ describe("LevelDocumentStore", () => {
       });
       await store.append("big", last as unknown as Uint8Array);
       expect(await store.compact("big")).toMatchObject({ source: "log", merged: 1 });
+      // A few structs holding much text (never compacted, so no state size to go by) too.
+      const long = new Y.Doc();
+      store.attachLive("long", long);
+      long.on("update", (u: Uint8Array) => {
+        last = u;
+      });
+      long.getText("t").insert(0, "l".repeat(300_000));
+      await store.append("long", last as unknown as Uint8Array);
+      expect(await store.compact("long")).toMatchObject({ source: "log", merged: 1 });
       const deleted = new Y.Doc();
       store.attachLive("gone", deleted);
       await store.append("gone", typingUpdates("z")[0] as Uint8Array);

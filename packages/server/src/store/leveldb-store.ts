@@ -126,19 +126,29 @@ const SYNC = { sync: true } as const;
  * (typing) has a log about the size of what it added, and merging that in the merge worker
  * costs the event loop nothing; encoding in memory would run on the event loop. Encoding costs
  * with the document's structs and content (automerge-paper's final document, 311 KB in 10,971
- * structs: 6-10 ms warm), so large documents always merge in the worker; counting structs
- * costs one step per client.
+ * structs: 6-10 ms warm; a 5 MB text in 10,000 structs: ~40 ms), so larger documents always
+ * merge in the worker. The state's size cannot tell: a document never compacted has none (the
+ * stalls scenario's 10 MB document was encoded in memory at its first compaction, an 80 ms
+ * stall), so what the document holds is counted: its structs, and the length of the content
+ * not deleted (characters of text, one per map or array value), one step per struct.
  */
 const MEMORY_COMPACTION_LOG_RATIO = 4;
 const MEMORY_COMPACTION_MAX_STATE_BYTES = 1024 * 1024;
 const MEMORY_COMPACTION_MAX_STRUCTS = 20_000;
+const MEMORY_COMPACTION_MAX_LENGTH = 256 * 1024;
 
 function compactsFromMemory(meta: DocumentMeta, doc: Y.Doc): boolean {
   if (meta.stateBytes > MEMORY_COMPACTION_MAX_STATE_BYTES) return false;
   if (meta.tailBytes < meta.stateBytes * MEMORY_COMPACTION_LOG_RATIO) return false;
   let structs = 0;
-  for (const list of doc.store.clients.values()) structs += list.length;
-  return structs <= MEMORY_COMPACTION_MAX_STRUCTS;
+  let length = 0;
+  for (const list of doc.store.clients.values()) {
+    structs += list.length;
+    if (structs > MEMORY_COMPACTION_MAX_STRUCTS) return false;
+    for (const struct of list) if (!struct.deleted) length += struct.length;
+    if (length > MEMORY_COMPACTION_MAX_LENGTH) return false;
+  }
+  return true;
 }
 
 const settled = (promise: Promise<unknown>): Promise<void> =>
