@@ -15,6 +15,7 @@ import { DocumentGuid } from "./extensions/document-guid.ts";
 import { DocumentLimits } from "./extensions/document-limits.ts";
 import { DocumentSizeLimit } from "./extensions/document-size-limit.ts";
 import { Durability } from "./extensions/durability.ts";
+import { FairTurns } from "./extensions/fair-turns.ts";
 import { guardHooks } from "./extensions/guard-hooks.ts";
 import { MetricsHooks } from "./extensions/metrics.ts";
 import { PresenceGuard } from "./extensions/presence-guard.ts";
@@ -198,6 +199,7 @@ export async function startServer(
       })
     : null;
   const extensions: Extension[] = [
+    new FairTurns(),
     ...(metrics
       ? [new MetricsHooks({ metrics, updateArrived: (c) => durability.updateArrived(c) })]
       : []),
