@@ -1,11 +1,9 @@
-import { LevelDocumentStore } from "@tandem/server";
 import {
   connectClient,
-  GatedStore,
-  startTestServer,
+  type GatedStore,
+  startGatedServer,
   type TestClient,
   type TestServer,
-  tempDir,
   waitFor,
 } from "@tandem/testkit";
 import { afterEach, describe, expect, it } from "vitest";
@@ -19,26 +17,16 @@ import * as Y from "yjs";
 describe("acknowledgements wait for the store", () => {
   let server: TestServer;
   let gated: GatedStore;
-  let removeData: () => Promise<void> = async () => {};
   const clients: TestClient[] = [];
 
   const start = async () => {
-    const dir = await tempDir();
-    removeData = dir.remove;
-    const inner = await LevelDocumentStore.open({
-      path: dir.path,
-      fsync: false,
-      compaction: { minUpdates: 500, ratio: 0.5, maxUpdates: 20_000 },
-    });
-    gated = new GatedStore(inner);
-    server = await startTestServer({ data: dir.path }, { store: gated });
+    ({ server, gated } = await startGatedServer());
     return server;
   };
 
   afterEach(async () => {
     for (const c of clients.splice(0)) c.destroy();
     await server?.dispose();
-    await removeData();
   });
 
   it("fans out at once but acknowledges only after the append is durable", async () => {

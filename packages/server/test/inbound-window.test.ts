@@ -1,12 +1,10 @@
-import { LevelDocumentStore } from "@tandem/server";
 import {
   connectClient,
-  GatedStore,
+  type GatedStore,
   limitHits,
-  startTestServer,
+  startGatedServer,
   type TestClient,
   type TestServer,
-  tempDir,
   updateFrame,
   waitFor,
 } from "@tandem/testkit";
@@ -33,27 +31,17 @@ const SOCKET_TIMEOUT_MS = 400;
 describe("a socket whose updates wait to be acknowledged", () => {
   let server: TestServer;
   let gated: GatedStore;
-  let removeData: () => Promise<void> = async () => {};
   const clients: TestClient[] = [];
 
   beforeAll(async () => {
-    const dir = await tempDir();
-    removeData = dir.remove;
-    const inner = await LevelDocumentStore.open({
-      path: dir.path,
-      fsync: false,
-      compaction: { minUpdates: 500, ratio: 0.5, maxUpdates: 20_000 },
-    });
-    gated = new GatedStore(inner);
-    server = await startTestServer(
-      { data: dir.path, maxInflightBytes: MAX_INFLIGHT, socketTimeout: SOCKET_TIMEOUT_MS },
-      { store: gated },
-    );
+    ({ server, gated } = await startGatedServer({
+      maxInflightBytes: MAX_INFLIGHT,
+      socketTimeout: SOCKET_TIMEOUT_MS,
+    }));
   });
   afterAll(async () => {
     for (const c of clients) c.destroy();
     await server?.dispose();
-    await removeData();
   });
 
   it("is not read past the limit, stays connected, and loses nothing once the store catches up", async () => {

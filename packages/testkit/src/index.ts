@@ -35,7 +35,7 @@ export {
 export { type Random, seededRandom } from "./random.ts";
 export { openRawSocket, type RawSocket, tryUpgrade } from "./raw-socket.ts";
 export { cleanupScope } from "./scope.ts";
-export { limitHits, startTestServer, type TestServer } from "./servers.ts";
+export { limitHits, startGatedServer, startTestServer, type TestServer } from "./servers.ts";
 export { runCli, type SpawnedServer, spawnServer } from "./spawn.ts";
 export { tempDir } from "./temp.ts";
 export { mountSmallDisk, type SmallDisk } from "./tmpfs.ts";

@@ -1,10 +1,12 @@
 import {
   defaultConfig,
+  LevelDocumentStore,
   type ServerConfig,
   type StartOptions,
   startServer,
   type TandemServer,
 } from "@tandem/server";
+import { GatedStore } from "./gated-store.ts";
 import { tempDir } from "./temp.ts";
 
 export interface TestServer extends TandemServer {
@@ -23,6 +25,24 @@ export async function startTestServer(
   const dir = config.data ? null : await tempDir();
   const data = config.data ?? (dir as { path: string }).path;
   return wrap({ ...config, data }, options, dir?.remove);
+}
+
+/**
+ * A test server over a real LevelDB whose appends can be held back (GatedStore): for showing
+ * what waits for the disk. Disposing the server removes its data.
+ */
+export async function startGatedServer(
+  config: Partial<ServerConfig> = {},
+): Promise<{ server: TestServer; gated: GatedStore }> {
+  const dir = await tempDir();
+  const inner = await LevelDocumentStore.open({
+    path: dir.path,
+    fsync: false,
+    compaction: { minUpdates: 500, ratio: 0.5, maxUpdates: 20_000 },
+  });
+  const gated = new GatedStore(inner);
+  const server = await wrap({ ...config, data: dir.path }, { store: gated }, dir.remove);
+  return { server, gated };
 }
 
 async function wrap(
