@@ -31,3 +31,16 @@ export const silentLogger = (): Logger =>
   // A stream of its own: pino's default stdout destination registers a process exit listener
   // per logger, which piles up in a process that starts many servers (tests, embedding).
   pino({ level: "silent" }, { write: () => {} });
+
+/**
+ * A child logger made on first use. The gateway makes one per socket to tag its lines with the
+ * client's address, and most sockets never log a line: a pino child costs about 200 bytes of
+ * heap for as long as its socket is open.
+ */
+export function lazyChild(parent: Logger, bindings: Record<string, unknown>): () => Logger {
+  let child: Logger | undefined;
+  return () => {
+    child ??= parent.child(bindings);
+    return child;
+  };
+}

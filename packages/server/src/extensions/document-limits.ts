@@ -42,7 +42,7 @@ interface Slot {
  * permission-denied with the reason `too-many-documents` or `too-many-documents-for-user`; the
  * socket and its other documents stay open.
  *
- * Sockets are known by the Request Hocuspocus carries for them (one per socket, made by the
+ * Sockets are known by the request object Hocuspocus carries for them (one per socket, made by the
  * gateway, which reports its close). A slot whose document fails to load after authentication is
  * only given back when its socket closes.
  */
@@ -51,7 +51,8 @@ export class DocumentLimits implements Extension {
   // Lowest: onAuthenticate runs after every other extension's (Authentication is 900), so a slot
   // is only taken for a token they all accepted, and userOf may read that token.
   priority = 1;
-  private readonly sockets = new WeakMap<Request, SocketSlots>();
+  // Keyed by the request object of the socket's hook payloads (the gateway's SocketRequest).
+  private readonly sockets = new WeakMap<object, SocketSlots>();
   private readonly users = new Map<string, number>();
   private readonly pending = new WeakMap<ConnectionConfiguration, Slot>();
 
@@ -94,13 +95,13 @@ export class DocumentLimits implements Extension {
   }
 
   /** The gateway calls this when a socket closes: every slot it held is free. */
-  socketClosed(request: Request): void {
+  socketClosed(request: object): void {
     const socket = this.socketOf(request);
     socket.closed = true;
     for (const slot of socket.slots) this.release(slot);
   }
 
-  private socketOf(request: Request): SocketSlots {
+  private socketOf(request: object): SocketSlots {
     let socket = this.sockets.get(request);
     if (!socket) {
       socket = { slots: new Set(), closed: false };
