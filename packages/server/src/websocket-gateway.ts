@@ -2,27 +2,17 @@ import type { IncomingMessage } from "node:http";
 import type { Duplex } from "node:stream";
 import type { Hocuspocus } from "@hocuspocus/server";
 import { CloseCode } from "@tandem/protocol";
-import { type WebSocket, WebSocketServer } from "ws";
+import { WebSocketServer } from "ws";
 import type { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import type { DocumentLimits } from "./extensions/document-limits.ts";
-import { CatchUp } from "./limits/catch-up.ts";
 import { clientAddress } from "./limits/client-address.ts";
 import { ConnectionLimiter } from "./limits/connection-limiter.ts";
-import { InboundWindow } from "./limits/inbound-window.ts";
-import { type Corkable, SendBuffer } from "./limits/send-buffer.ts";
-import { TokenBucket } from "./limits/token-bucket.ts";
 import { SocketLiveness } from "./liveness/socket-liveness.ts";
 import { type Logger, lazyChild } from "./logger.ts";
 import type { Metrics } from "./metrics/registry.ts";
-import { documentNameOf, frameAddressProblem } from "./protocol/document-name.ts";
-import { frameHead } from "./protocol/frame-head.ts";
-import { screenFrame, type UpdateLimits } from "./protocol/frame-screen.ts";
-import { SyncCoalescer } from "./protocol/sync-coalescer.ts";
-import {
-  translatingSocket,
-  YWebsocketDialect,
-  yWebsocketDocument,
-} from "./protocols/y-websocket.ts";
+import { documentNameOf } from "./protocol/document-name.ts";
+import type { UpdateLimits } from "./protocol/frame-screen.ts";
+import { type SessionContext, SocketSession } from "./socket-session.ts";
 
 export interface GatewayOptions {
   maxMessageSize: number;
@@ -60,9 +50,9 @@ export interface GatewayOptions {
 }
 
 /**
- * Owns the WebSocket side of the server: who may upgrade (origin, per-address limits), the size
- * and rate of messages, frame screening, the authentication deadline, and handing sockets to
- * Hocuspocus. Hocuspocus's own Server class is not used so that each of these answers with its
+ * Owns the WebSocket side of the server: who may upgrade (origin, per-address limits), and
+ * each accepted socket's session (socket-session.ts: the size and rate of messages, frame
+ * screening, the authentication deadline, handing it to Hocuspocus). Hocuspocus's own Server class is not used so that each of these answers with its
  * own HTTP status or close code, and a log line, before anything is parsed.
  */
 export class WebSocketGateway {
@@ -70,6 +60,7 @@ export class WebSocketGateway {
   private readonly limiter: ConnectionLimiter;
   private readonly sweeper: NodeJS.Timeout;
   private readonly liveness: SocketLiveness;
+  private readonly sessions: SessionContext;
   private accepting = true;
 
   constructor(
@@ -86,6 +77,12 @@ export class WebSocketGateway {
     this.sweeper = setInterval(() => this.limiter.sweep(), 60_000);
     this.sweeper.unref();
     this.liveness = new SocketLiveness(options.socketTimeoutMs);
+    this.sessions = {
+      hocuspocus,
+      liveness: this.liveness,
+      options,
+      documentOf: (address) => hocuspocus.documents.get(documentNameOf(address)),
+    };
   }
 
   handleUpgrade = (request: IncomingMessage, socket: Duplex, head: Buffer): void => {
@@ -113,7 +110,7 @@ export class WebSocketGateway {
       () =>
         this.wss.handleUpgrade(request, socket, head, (ws) => {
           ws.once("close", admission.release);
-          this.accept(ws, request, log);
+          new SocketSession(ws, request, log, this.sessions);
         }),
       (error: unknown) => {
         admission.release();
@@ -137,167 +134,6 @@ export class WebSocketGateway {
   /** Open WebSockets. */
   get openSockets(): number {
     return this.wss.clients.size;
-  }
-
-  private accept(ws: WebSocket, request: IncomingMessage, log: () => Logger): void {
-    const { messageRate, messageBurst, authTimeoutMs, maxBufferedBytes, metrics } = this.options;
-    const rate = messageRate > 0 ? new TokenBucket(messageRate, messageBurst) : null;
-    const close = (code: number, reason: string, message: string) => {
-      log().warn({ code, reason }, message);
-      outbox.close(code, reason);
-    };
-    const coalescer = new SyncCoalescer();
-    const inflight = new InboundWindow(this.options.maxInflightBytes, ws, {
-      paused: (bytes) => {
-        metrics?.limitHit("inflight_bytes");
-        log().debug({ bytes }, "stopped reading a socket until the server catches up");
-      },
-    });
-    // Past this much unsent, a socket gets catch-ups instead of every update (catch-up.ts).
-    const shedAbove = Math.floor(maxBufferedBytes / 4);
-    // A stock y-websocket client (ws://HOST:PORT/y-websocket/<name>): its frames are translated
-    // at the socket's edge, and everything else below treats it as a Hocuspocus client.
-    const yDocument = yWebsocketDocument(request.url);
-    const dialect = yDocument === null ? null : new YWebsocketDialect(yDocument);
-    // Hocuspocus sends through the buffer, never to ws directly (connection.webSocket is it).
-    // Every close the server makes goes through the outbox (Hocuspocus's too), and is counted.
-    const outbox = new SendBuffer(dialect ? translatingSocket(ws, dialect) : ws, {
-      maxBufferedBytes,
-      observe: (message) => {
-        const head = frameHead(message);
-        inflight.sent(head);
-        return coalescer.sent(head);
-      },
-      closing: (code: number) => {
-        inflight.stop();
-        metrics?.closeSent(code);
-      },
-      ...transportOf(ws),
-      shedding: {
-        above: shedAbove,
-        below: Math.floor(maxBufferedBytes / 16),
-        catchUp: new CatchUp((address) => this.hocuspocus.documents.get(documentNameOf(address))),
-        fellBehind: (unsentBytes) => {
-          metrics?.limitHit("catch_up");
-          log().info(
-            { unsentBytes, above: shedAbove },
-            "a client fell behind: it gets a catch-up instead of every update",
-          );
-        },
-        caughtUp: (messages, bytes) =>
-          log().info({ messages, bytes }, "sent a client its catch-up"),
-      },
-      onOverflow: (unsentBytes) => {
-        const code = CloseCode.SendBufferFull;
-        const reason = "send buffer full";
-        log().warn(
-          { code, reason, unsentBytes, max: maxBufferedBytes },
-          "closing a socket that does not read what it is sent",
-        );
-        metrics?.limitHit("send_buffer");
-        outbox.close(code, reason);
-        // The close frame waits behind the unread data (ws destroys the socket after 30 s if it
-        // is never read): let go of the documents now instead of answering more requests.
-        release(code, reason);
-      },
-    });
-    const hookRequest = socketRequest(request);
-    // Hocuspocus types the request as a fetch Request but reads only `url` and `headers`.
-    const connection = this.hocuspocus.handleConnection(outbox, hookRequest as Request);
-    let released = false;
-    /** Hands the socket's end to Hocuspocus and the document limits, once. */
-    const release = (code: number, reason: string) => {
-      if (released) return;
-      released = true;
-      clearTimeout(deadline);
-      connection.handleClose({ code, reason });
-      this.options.documentLimits.socketClosed(hookRequest);
-    };
-    if (dialect) {
-      const token = new URL(hookRequest.url).searchParams.get("token") ?? "";
-      connection.handleMessage(dialect.authFrame(token));
-    }
-    const deadline = setTimeout(() => {
-      if (!this.options.authenticated.has(outbox)) {
-        metrics?.limitHit("auth_timeout");
-        close(
-          CloseCode.Timeout,
-          "authentication timeout",
-          "closing a socket that did not authenticate in time",
-        );
-      }
-    }, authTimeoutMs);
-    deadline.unref();
-    this.liveness.watch(ws, (silentMs) => {
-      metrics?.limitHit("socket_timeout");
-      log().warn(
-        { code: CloseCode.Timeout, silentMs, max: this.options.socketTimeoutMs },
-        "closing a socket that went silent: no message and no answer to pings",
-      );
-      // A live peer (one whose event loop was stuck) gets the reason; a dead one gets nothing
-      // either way, and its socket must not wait 30 s for a close handshake that never comes.
-      outbox.close(CloseCode.Timeout, "socket timeout");
-      release(CloseCode.Timeout, "socket timeout");
-      ws.terminate();
-    });
-
-    ws.on("message", (data: Buffer, isBinary: boolean) => {
-      if (ws.readyState !== ws.OPEN) return;
-      this.liveness.heard(ws);
-      if (rate && !rate.take()) {
-        metrics?.limitHit("message_rate");
-        close(
-          CloseCode.PolicyViolation,
-          "message rate exceeded",
-          "closing a socket that sent too fast",
-        );
-        return;
-      }
-      if (!isBinary) {
-        close(
-          CloseCode.UnsupportedData,
-          "text frames are not supported",
-          "closing a socket that sent a text frame",
-        );
-        return;
-      }
-      const raw = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
-      const frame = dialect ? dialect.incoming(raw) : raw;
-      if (frame === null) {
-        close(
-          CloseCode.InvalidFrame,
-          "message type not accepted from clients",
-          "closing a y-websocket socket that sent an unknown message type",
-        );
-        return;
-      }
-      const result = screenFrame(frame, this.options.updateLimits);
-      if (result.verdict === "forward") {
-        // The document name, before Hocuspocus (its queues, its logs) or a token's globs see it.
-        const problem = frameAddressProblem(frame, this.options.maxDocumentNameBytes);
-        if (problem) {
-          close(CloseCode.InvalidFrame, "invalid document name", `closing a socket: ${problem}`);
-          return;
-        }
-        const head = frameHead(frame);
-        if (!coalescer.admit(head)) return;
-        inflight.received(head, frame.length);
-        connection.handleMessage(frame);
-      } else if (result.verdict === "reject") {
-        close(result.code, result.reason, "closing a socket that sent an invalid frame");
-      }
-    });
-    ws.on("close", (code: number, reason: Buffer) => release(code, reason.toString()));
-    ws.on("error", (error: Error) => {
-      // ws reports protocol violations (including too large messages) here, having closed the
-      // socket itself with the code it carries.
-      const code = statusCodeOf(error);
-      if (metrics && code !== null) {
-        metrics.closeSent(code);
-        if (code === CloseCode.MessageTooBig) metrics.limitHit("message_size");
-      }
-      log().warn({ err: error }, "websocket error");
-    });
   }
 
   /** Refuses new sockets and closes the open ones with a code that makes providers reconnect. */
@@ -352,56 +188,6 @@ export function isOwnOrigin(origin: string, host: string | undefined, port: numb
   return IP_LITERAL.test(hostname) && host !== undefined && url.host === host.toLowerCase();
 }
 
-/**
- * The close code ws sent for an error it found in what the client sent (ws 8 keeps it under a
- * symbol described "status-code"); null for other errors (a reset connection).
- */
-function statusCodeOf(error: Error): number | null {
-  for (const symbol of Object.getOwnPropertySymbols(error)) {
-    if (symbol.description !== "status-code") continue;
-    const code = (error as unknown as Record<symbol, unknown>)[symbol];
-    return typeof code === "number" ? code : null;
-  }
-  return null;
-}
-
 function refuseUpgrade(socket: Duplex, status: number, text: string): void {
   socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`);
-}
-
-/**
- * What Hocuspocus reads of a socket's request: the URL (its query parameters) and the headers,
- * which it hands to hooks. Not a fetch Request: one of those (its AbortSignal, URL list and
- * internal state) costs about 2.2 KB of heap for every open socket, this about 0.9 KB.
- * Hocuspocus's own server hands it a similar stand-in (crossws's NodeReqProxy).
- */
-export interface SocketRequest {
-  readonly url: string;
-  readonly headers: Headers;
-}
-
-function socketRequest(request: IncomingMessage): SocketRequest {
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(request.headers)) {
-    if (Array.isArray(value)) for (const v of value) headers.append(name, v);
-    else if (value !== undefined) headers.set(name, value);
-  }
-  let url: string;
-  try {
-    url = new URL(request.url ?? "/", `http://${request.headers.host ?? "localhost"}`).href;
-  } catch {
-    url = "http://localhost/";
-  }
-  return { url, headers };
-}
-
-/**
- * The net.Socket under a `ws` WebSocket. ws keeps it in the undocumented `_socket` field and
- * offers no cork of its own; without it the send buffer simply writes frame by frame.
- */
-function transportOf(ws: WebSocket): { transport?: Corkable } {
-  const socket = (ws as unknown as { _socket?: Partial<Corkable> })._socket;
-  return typeof socket?.cork === "function" && typeof socket.uncork === "function"
-    ? { transport: socket as Corkable }
-    : {};
 }

@@ -22,20 +22,11 @@ export interface Shedding {
   /** ...until no more than this many are; then the catch-up is sent. */
   below: number;
   catchUp: CatchUp;
-  /** Told when the socket starts to fall behind, and when it was caught up (logs, metrics). */
-  fellBehind?(unsentBytes: number): void;
-  caughtUp?(messages: number, bytes: number): void;
 }
 
 export interface SendBufferOptions {
   /** Unsent bytes a socket may hold besides the oldest unsent message. */
   maxBufferedBytes: number;
-  /** Called once, for the first send that finds the socket over the limit (it is not sent). */
-  onOverflow: (unsentBytes: number) => void;
-  /** Sees every message sent; may return a function to call once it has been flushed. */
-  observe?: (message: Uint8Array) => (() => void) | undefined;
-  /** Told of the close code when the socket is closed while open (metrics, inbound window). */
-  closing?: (code: number) => void;
   /** A client that reads more slowly than the document changes gets catch-ups (see above). */
   shedding?: Shedding;
   /**
@@ -44,6 +35,22 @@ export interface SendBufferOptions {
    * written with one system call instead of one each.
    */
   transport?: Corkable;
+}
+
+/**
+ * What the buffer tells its owner, called as methods of the object given (the gateway's
+ * per-socket session implements them: no closures per socket).
+ */
+export interface SendBufferEvents {
+  /** Called once, for the first send that finds the socket over the limit (it is not sent). */
+  overflowed(unsentBytes: number): void;
+  /** Sees every message sent; may return a function to call once it has been flushed. */
+  observe?(message: Uint8Array): (() => void) | undefined;
+  /** Told of the close code when the socket is closed while open (metrics, inbound window). */
+  closing?(code: number): void;
+  /** Told when the socket starts to fall behind, and when it was caught up (logs, metrics). */
+  fellBehind?(unsentBytes: number): void;
+  caughtUp?(messages: number, bytes: number): void;
 }
 
 /**
@@ -73,14 +80,11 @@ export class SendBuffer implements WebSocketLike {
   private head = 0;
   private overflowed = false;
   private corked = false;
-  private readonly uncork = (): void => {
-    this.corked = false;
-    this.options.transport?.uncork();
-  };
 
   constructor(
     private readonly ws: RawSocket,
     private readonly options: SendBufferOptions,
+    private readonly events: SendBufferEvents,
   ) {}
 
   get readyState(): number {
@@ -88,7 +92,7 @@ export class SendBuffer implements WebSocketLike {
   }
 
   close(code?: number, reason?: string): void {
-    if (this.ws.readyState === this.ws.OPEN) this.options.closing?.(code ?? 1005);
+    if (this.ws.readyState === this.ws.OPEN) this.events.closing?.(code ?? 1005);
     this.ws.close(code, reason);
   }
 
@@ -98,17 +102,17 @@ export class SendBuffer implements WebSocketLike {
     if (shedding && (shedding.catchUp.behind || this.unsentBytes > shedding.above)) {
       const first = !shedding.catchUp.behind;
       if (shedding.catchUp.drop(message)) {
-        if (first) shedding.fellBehind?.(this.unsentBytes);
+        if (first) this.events.fellBehind?.(this.unsentBytes);
         return;
       }
     }
     const oldest = this.sizes[this.head] ?? 0;
     if (this.unsentBytes - oldest > this.options.maxBufferedBytes) {
       this.overflowed = true;
-      this.options.onOverflow(this.unsentBytes);
+      this.events.overflowed(this.unsentBytes);
       return;
     }
-    const flushed = this.options.observe?.(message);
+    const flushed = this.events.observe?.(message);
     const size = message.byteLength;
     this.unsentBytes += size;
     this.sizes.push(size);
@@ -117,7 +121,7 @@ export class SendBuffer implements WebSocketLike {
       this.corked = true;
       transport.cork();
       // nextTick runs once the microtasks queued now have run, before any I/O.
-      process.nextTick(this.uncork);
+      process.nextTick(uncork, this);
     }
     // The callback also runs (with an error) when the socket is destroyed first.
     this.ws.send(message, () => {
@@ -135,7 +139,13 @@ export class SendBuffer implements WebSocketLike {
       bytes += frame.byteLength;
       this.send(frame);
     }
-    shedding.caughtUp?.(frames.length, bytes);
+    this.events.caughtUp?.(frames.length, bytes);
+  }
+
+  /** Ends the cork begun in send (process.nextTick(uncork, this): no closure per buffer). */
+  uncorked(): void {
+    this.corked = false;
+    this.options.transport?.uncork();
   }
 
   private dropOldest(): void {
@@ -149,3 +159,5 @@ export class SendBuffer implements WebSocketLike {
     }
   }
 }
+
+const uncork = (buffer: SendBuffer): void => buffer.uncorked();
