@@ -10,10 +10,12 @@ import {
   metaRange,
   nameFromMetaKey,
   parseDataKey,
+  parseStateChunkKey,
   stateKey,
 } from "../store/keys.ts";
 import { decodeVersionRecord } from "../store/leveldb-versions.ts";
 import { type DocumentMeta, decodeMeta } from "../store/meta.ts";
+import { joinParts } from "../store/state-chunks.ts";
 
 /**
  * Reading a data directory document by document for `tandem check` and `tandem repair`,
@@ -105,10 +107,28 @@ export async function inspectDocument(db: Db, name: string): Promise<InspectedDo
   let entries = 0;
   let bytes = 0;
   let failed = 0;
+  // The state (one value, or the parts the record names, joined), then the log. Parts of a
+  // compaction that did not finish count as bytes and are otherwise left alone.
+  const content: { isState: boolean; value: Uint8Array }[] = [];
+  const parts: Uint8Array[] = [];
   for (const [key, value] of records) {
-    const isState = key === state;
-    if (!isState) entries++;
     bytes += value.byteLength;
+    const part = parseStateChunkKey(name, key);
+    if (part) {
+      if (meta && part.seq === meta.stateSeq && part.count === meta.stateChunks) parts.push(value);
+    } else {
+      content.push({ isState: key === state, value });
+    }
+  }
+  if (meta && meta.stateChunks > 0) {
+    if (parts.length === meta.stateChunks) {
+      content.unshift({ isState: true, value: joinParts(parts) });
+    } else {
+      problems.push(`the compacted state has ${parts.length} of its ${meta.stateChunks} parts`);
+    }
+  }
+  for (const { isState, value } of content) {
+    if (!isState) entries++;
     try {
       Y.decodeUpdate(value);
       Y.applyUpdate(doc, value);
@@ -129,7 +149,7 @@ export async function inspectDocument(db: Db, name: string): Promise<InspectedDo
   if (meta && meta.tailCount !== entries) {
     problems.push(`the metadata counts ${meta.tailCount} log entries, ${entries} are stored`);
   }
-  if (meta && meta.stateSeq > 0 && !records.some(([key]) => key === state)) {
+  if (meta && meta.stateSeq > 0 && meta.stateChunks === 0 && !content.some((c) => c.isState)) {
     problems.push("the compacted state is missing");
   }
   const merged = Y.encodeStateAsUpdate(doc);

@@ -5,6 +5,11 @@
  *   m\0<name>                 metadata record (see meta.ts); its own namespace so listing
  *                             documents scans one small record per document, not their logs
  *   d\0<name>\0s              compacted state: a Yjs update holding every update up to meta.stateSeq
+ *   d\0<name>\0t<seq:16 hex><count:8 hex><index:8 hex>
+ *                             a large compacted state instead, in `count` parts (state-chunks.ts):
+ *                             the parts of the state up to `seq`, joined in index order. The
+ *                             record names the parts in use (meta.stateChunks); parts of another
+ *                             seq are left over from a compaction that did not finish
  *   d\0<name>\0u<seq:16 hex>  log entry: one Yjs update, exactly as the client sent it
  *   d\0<name>\0v<id>          version record: kind, label, time, authors, snapshot size and the
  *                             log sequence it covers (leveldb-versions.ts); small, so listing
@@ -20,12 +25,14 @@
  *
  * '\0' separates the parts because it cannot occur in a document name (Hocuspocus uses it to
  * separate a name from a session id), so no name's range can contain another's. Fixed-width hex
- * sequence numbers sort in numeric order. 's' < 'u' < 'v' < 'w' < 'x', so a scan of a document's
- * range yields the state first, then the log in sequence order, then the version history; a
+ * sequence numbers sort in numeric order. 's' < 't' < 'u' < 'v' < 'w' < 'x', so a scan of a
+ * document's range yields the state first, then the log in sequence order, then the version history; a
  * scan of the state and log (contentRange, updateRange) stops before the history.
  *
  * Layout 1 reserved 'v' keys before any were written and had none of 'w' or 'x', so databases of
- * the first releases read the same: the history keys did not bump the layout version.
+ * the first releases read the same: the history keys did not bump the layout version. Nor did
+ * 't': a database without large states reads the same, and a record that names parts has a
+ * format of its own (meta.ts), which an older release refuses rather than misreads.
  */
 
 export const LAYOUT_VERSION = 1;
@@ -49,6 +56,43 @@ const documentPrefix = (name: string): string => `${DATA}${name}\0`;
 
 export const stateKey = (name: string): string => `${documentPrefix(name)}s`;
 
+const hex = (value: number, width: number): string => value.toString(16).padStart(width, "0");
+
+/** The first key of every part of the state up to `seq` cut in `count` parts. */
+const stateChunksPrefix = (name: string, seq: number, count: number): string =>
+  `${documentPrefix(name)}t${hex(seq, SEQ_WIDTH)}${hex(count, 8)}`;
+
+/** Part `index` of the state up to `seq` cut in `count` parts. */
+export const stateChunkKey = (name: string, seq: number, count: number, index: number): string =>
+  `${stateChunksPrefix(name, seq, count)}${hex(index, 8)}`;
+
+/** The parts of one state (the one the record names), in index order. */
+export const stateChunksOf = (name: string, seq: number, count: number) =>
+  ({
+    gte: stateChunksPrefix(name, seq, count),
+    lt: `${stateChunksPrefix(name, seq, count)}~`,
+  }) as const;
+
+/** Every state part a document has, the parts of unfinished compactions included. */
+export const allStateChunks = (name: string) =>
+  ({ gte: `${documentPrefix(name)}t`, lt: `${documentPrefix(name)}u` }) as const;
+
+/** The seq and part count of a key from stateChunkKey, or null for any other key. */
+export function parseStateChunkKey(
+  name: string,
+  key: string,
+): { seq: number; count: number; index: number } | null {
+  const prefix = `${documentPrefix(name)}t`;
+  if (!key.startsWith(prefix) || key.length !== prefix.length + SEQ_WIDTH + 16) return null;
+  const at = prefix.length;
+  const seq = Number.parseInt(key.slice(at, at + SEQ_WIDTH), 16);
+  const count = Number.parseInt(key.slice(at + SEQ_WIDTH, at + SEQ_WIDTH + 8), 16);
+  const index = Number.parseInt(key.slice(at + SEQ_WIDTH + 8), 16);
+  return Number.isSafeInteger(seq) && count > 0 && index >= 0 && index < count
+    ? { seq, count, index }
+    : null;
+}
+
 export const updateKey = (name: string, seq: number): string =>
   `${documentPrefix(name)}u${seq.toString(16).padStart(SEQ_WIDTH, "0")}`;
 
@@ -56,8 +100,9 @@ export const updateKey = (name: string, seq: number): string =>
 export const dataRange = { gte: DATA, lt: "d\x01" } as const;
 
 /**
- * A data key's document name and what the key holds: s(tate), u(pdate), v(ersion record),
- * w (authors record) or x (version snapshot). Only s and u are the document's content.
+ * A data key's document name and what the key holds: s(tate), t (part of a large state),
+ * u(pdate), v(ersion record), w (authors record) or x (version snapshot). Only s, t and u are
+ * the document's content.
  */
 export function parseDataKey(key: string): { name: string; kind: string } | null {
   const end = key.indexOf("\0", DATA.length);

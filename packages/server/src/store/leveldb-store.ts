@@ -35,6 +35,14 @@ import { LevelVersionStore, type LogCut } from "./leveldb-versions.ts";
 import { mergeStoredDocument } from "./merge.ts";
 import { mergeOffThread } from "./merge-worker/merge-worker.ts";
 import { type DocumentMeta, decodeMeta, emptyMeta, encodeMeta } from "./meta.ts";
+import {
+  completeStates,
+  joinParts,
+  readStateParts,
+  STATE_CHUNK_BYTES,
+  type StagedState,
+  stageState,
+} from "./state-chunks.ts";
 
 export interface StoreEvents {
   compactionStarted?(name: string): void;
@@ -62,6 +70,8 @@ export interface LevelStoreOptions {
    */
   beforeWrite?: (ops: readonly BatchOp[]) => void;
   now?: () => number;
+  /** Largest value a compacted state is stored in (state-chunks.ts); tests make it small. */
+  stateChunkBytes?: number;
 }
 
 /** What the store keeps in memory for a document it has touched. */
@@ -325,12 +335,12 @@ export class LevelDocumentStore implements DocumentStore {
     const doc = await this.documentState(name);
     await doc.lastWrite;
     const db = await this.db();
-    const [state, entries] = await Promise.all([
-      db.get(stateKey(name)),
+    const [parts, entries] = await Promise.all([
+      readStateParts(db, name, doc.meta),
       // One call for the whole range: per-entry async iteration costs more than the reading.
       db.values(updateRange(name, doc.meta.stateSeq)).all(),
     ]);
-    return { doc, state, entries };
+    return { doc, state: parts && joinParts(parts), entries };
   }
 
   /**
@@ -344,10 +354,15 @@ export class LevelDocumentStore implements DocumentStore {
   private readCold(name: string): Promise<ReadDocument> {
     const reading = (async (): Promise<ReadDocument> => {
       const db = await this.db();
-      const [metaBytes, state] = await db.getMany([metaKey(name), stateKey(name)]);
+      const [metaBytes, whole] = await db.getMany([metaKey(name), stateKey(name)]);
       const meta = metaBytes ? decodeMeta(metaBytes) : emptyMeta(this.now());
-      const log = await db.iterator(updateRange(name, meta.stateSeq)).all();
+      // A state in parts (a large document) takes one more read.
+      const [parts, log] = await Promise.all([
+        meta.stateChunks > 0 ? readStateParts(db, name, meta) : undefined,
+        db.iterator(updateRange(name, meta.stateSeq)).all(),
+      ]);
       for (const [key] of log) raiseSeq(meta, name, key);
+      const state = parts ? joinParts(parts) : whole;
       return { doc: newDocumentState(meta), state, entries: log.map(([, value]) => value) };
     })();
     const record = reading.then(({ doc }) => {
@@ -404,7 +419,10 @@ export class LevelDocumentStore implements DocumentStore {
     const iterator = (await this.db()).iterator(dataRange);
     let name: string | null = null;
     let stored: StoredDocument = { state: null, updates: [] };
+    let parts: [string, Uint8Array][] = [];
     const merged = (): { name: string; update: Uint8Array } => {
+      // The snapshot has no records: every complete state in parts is merged (state-chunks.ts).
+      for (const state of completeStates(name as string, parts)) stored.updates.unshift(state);
       const { update, failed } = mergeStoredDocument(stored);
       if (failed > 0) {
         throw new DamagedDocumentError(name as string, `${failed} stored updates do not apply`);
@@ -417,13 +435,16 @@ export class LevelDocumentStore implements DocumentStore {
         if (entries.length === 0) break;
         for (const [key, value] of entries) {
           const parsed = parseDataKey(key);
-          if (!parsed || (parsed.kind !== "s" && parsed.kind !== "u")) continue;
+          const content = parsed?.kind === "s" || parsed?.kind === "t" || parsed?.kind === "u";
+          if (!parsed || !content) continue;
           if (parsed.name !== name) {
             if (name !== null) yield merged();
             name = parsed.name;
             stored = { state: null, updates: [] };
+            parts = [];
           }
           if (parsed.kind === "s") stored.state = value;
+          else if (parsed.kind === "t") parts.push([key, value]);
           else stored.updates.push(value);
         }
       }
@@ -524,21 +545,24 @@ export class LevelDocumentStore implements DocumentStore {
     return {
       seq,
       read: async () => {
-        const [state, read] = await Promise.all([
-          db.get(stateKey(name)),
+        const [parts, read] = await Promise.all([
+          readStateParts(db, name, doc.meta),
           db.iterator(updateRange(name, stateSeq, seq)).all(),
         ]);
         entries = read;
         entryBytes = read.reduce((sum, [, value]) => sum + value.byteLength, 0);
-        return { state: state ?? null, updates: entries.map(([, value]) => value) };
+        const state = parts ? joinParts(parts) : null;
+        return { state, updates: entries.map(([, value]) => value) };
       },
       commit: async (merged, ops) => {
         if (entries.length > 0) {
           // The merge is done anyway: fold the log into the state in the same batch (a
           // compaction, see compactDocument).
           for (const [key] of entries) ops.push({ type: "del", key });
-          ops.push({ type: "put", key: stateKey(name), value: merged });
+          const staged = await this.stageState(name, merged, seq);
+          for (const op of staged.ops) ops.push(op);
           doc.meta.stateSeq = seq;
+          doc.meta.stateChunks = staged.chunks;
           doc.meta.tailCount -= entries.length;
           doc.meta.tailBytes -= entryBytes;
           doc.meta.stateBytes = merged.byteLength;
@@ -549,6 +573,25 @@ export class LevelDocumentStore implements DocumentStore {
         await write;
       },
     };
+  }
+
+  /**
+   * A compaction's new state, ready for the batch that commits it (state-chunks.ts). Only a
+   * large state, or one replacing a state in parts, waits for LevelDB here: a small document's
+   * compaction stays one synchronous step. (Parts left over from an unfinished compaction of a
+   * document whose state is one value wait for its next large state to be deleted.)
+   */
+  private async stageState(name: string, state: Uint8Array, seq: number): Promise<StagedState> {
+    const doc = this.docs.get(name);
+    const inParts = doc !== undefined && !(doc instanceof Promise) && doc.meta.stateChunks > 0;
+    const chunkBytes = this.options.stateChunkBytes ?? STATE_CHUNK_BYTES;
+    if (!inParts && state.byteLength <= chunkBytes) {
+      return { ops: [{ type: "put", key: stateKey(name), value: state }], chunks: 0 };
+    }
+    return stageState(await this.db(), name, state, seq, {
+      chunkBytes,
+      sync: this.options.fsync,
+    });
   }
 
   attachLive(name: string, document: Y.Doc): () => void {
@@ -569,7 +612,7 @@ export class LevelDocumentStore implements DocumentStore {
     this.options.events?.compactionStarted?.(name);
 
     const db = await this.db();
-    const state = (await db.get(stateKey(name))) ?? null;
+    const stateParts = await readStateParts(db, name, doc.meta);
     const updates: Uint8Array[] = [];
     const deletes: BatchOp[] = [];
     let mergedBytes = 0;
@@ -580,23 +623,24 @@ export class LevelDocumentStore implements DocumentStore {
       mergedBytes += value.byteLength;
     }
     if (updates.length === 0) return null;
-    const { update: merged, failed } = await mergeOffThread({ state, updates });
+    // A state in parts is joined by the merge thread, not here (a copy of megabytes).
+    const { update: merged, failed } = await mergeOffThread({ state: null, updates }, stateParts);
     // Compacting would drop the entries that do not apply, silently: leave the damage for
     // `tandem check` and `tandem repair` to report.
     if (failed > 0) throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);
+    const staged = await this.stageState(name, merged, upTo);
 
     const bytesBefore = doc.meta.stateBytes + doc.meta.tailBytes;
     doc.meta.stateSeq = upTo;
+    doc.meta.stateChunks = staged.chunks;
     doc.meta.tailCount -= updates.length;
     doc.meta.tailBytes -= mergedBytes;
     doc.meta.stateBytes = merged.byteLength;
     this.dirty.add(name);
-    // The new state and the deletion of the entries it covers commit in one atomic batch: a
-    // crash leaves either the old state and all entries or the new state and the rest.
-    const write = this.writer.submit([
-      { type: "put", key: stateKey(name), value: merged },
-      ...deletes,
-    ]);
+    // The new state (or the record naming its parts) and the deletion of the entries it covers
+    // commit in one atomic batch: a crash leaves either the old state and all entries or the
+    // new state and the rest.
+    const write = this.writer.submit([...staged.ops, ...deletes]);
     this.track(doc, write);
     await write;
     const result: CompactionResult = {
@@ -613,11 +657,12 @@ export class LevelDocumentStore implements DocumentStore {
 
   /**
    * Compacts from the document the server holds (attachLive) instead of the log: the log is not
-   * read, and nothing is applied again. All of it happens in one synchronous step, so no append
-   * comes between the encoding and the cut: every entry appended so far (up to meta.seq) was
+   * read, and nothing is applied again. The encoding and the cut happen in one synchronous
+   * step, so no append comes between them: every entry appended so far (up to meta.seq) was
    * applied to the document before it was appended, so the encoded state covers them all. The
    * document may hold more (an update applied whose append comes later); that one is then both
-   * in the state and in the log, which Yjs applies as a no-op. The batch deletes the covered
+   * in the state and in the log, which Yjs applies as a no-op. Appends made while a large state
+   * is written in parts come after the cut and stay in the log. The batch deletes the covered
    * entries by key, and goes behind the appends still queued, so they are written and deleted
    * in order (or in one batch, which LevelDB applies in order too).
    */
@@ -632,14 +677,18 @@ export class LevelDocumentStore implements DocumentStore {
     const started = performance.now();
     this.options.events?.compactionStarted?.(name);
     const state = Y.encodeStateAsUpdate(live);
-    const ops: BatchOp[] = [{ type: "put", key: stateKey(name), value: state }];
+    // The log up to the cut: all of it (every append so far is covered).
+    const merged = doc.meta.tailCount;
+    const mergedBytes = doc.meta.tailBytes;
+    const staged = await this.stageState(name, state, upTo);
+    const ops = staged.ops;
     for (let seq = from + 1; seq <= upTo; seq++)
       ops.push({ type: "del", key: updateKey(name, seq) });
     const bytesBefore = doc.meta.stateBytes + doc.meta.tailBytes;
-    const merged = doc.meta.tailCount;
     doc.meta.stateSeq = upTo;
-    doc.meta.tailCount = 0;
-    doc.meta.tailBytes = 0;
+    doc.meta.stateChunks = staged.chunks;
+    doc.meta.tailCount -= merged;
+    doc.meta.tailBytes -= mergedBytes;
     doc.meta.stateBytes = state.byteLength;
     this.dirty.add(name);
     const write = this.writer.submit(ops);

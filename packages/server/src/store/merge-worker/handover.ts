@@ -3,6 +3,8 @@ import type { StoredDocument } from "../document-store.ts";
 export interface MergeRequest {
   id: number;
   document: StoredDocument;
+  /** The document's state in parts (state-chunks.ts), when its `state` is null: joined there. */
+  stateParts: Uint8Array[];
 }
 
 export type MergeReply =
@@ -16,8 +18,12 @@ export type MergeReply =
  * shared or larger buffer (a Redis reply, Node's Buffer pool) is copied into one of its own.
  * The caller's views of transferred buffers are empty afterwards.
  */
-export function handOver(stored: StoredDocument): {
+export function handOver(
+  stored: StoredDocument,
+  stateParts: readonly Uint8Array[] = [],
+): {
   document: StoredDocument;
+  stateParts: Uint8Array[];
   transfer: ArrayBuffer[];
 } {
   const transfer = new Set<ArrayBuffer>();
@@ -36,12 +42,16 @@ export function handOver(stored: StoredDocument): {
     state: stored.state ? own(stored.state) : null,
     updates: stored.updates.map(own),
   };
-  return { document, transfer: [...transfer] };
+  return { document, stateParts: stateParts.map(own), transfer: [...transfer] };
 }
 
 /** Bytes a stored document holds: what decides whether merging it is worth a thread. */
-export function storedBytes(stored: StoredDocument): number {
+export function storedBytes(
+  stored: StoredDocument,
+  stateParts: readonly Uint8Array[] = [],
+): number {
   let total = stored.state?.byteLength ?? 0;
   for (const update of stored.updates) total += update.byteLength;
+  for (const part of stateParts) total += part.byteLength;
   return total;
 }

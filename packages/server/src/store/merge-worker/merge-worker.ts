@@ -1,6 +1,7 @@
 import { Worker } from "node:worker_threads";
 import type { StoredDocument } from "../document-store.ts";
 import { mergeStoredDocument } from "../merge.ts";
+import { withStateParts } from "../state-chunks.ts";
 import { handOver, type MergeReply, type MergeRequest, storedBytes } from "./handover.ts";
 
 /**
@@ -62,11 +63,11 @@ class MergeThread {
     return this.failures < THREAD_FAILURES_BEFORE_IN_PLACE;
   }
 
-  merge(stored: StoredDocument): Promise<Merged> {
+  merge(stored: StoredDocument, parts: readonly Uint8Array[]): Promise<Merged> {
     const worker = this.running();
     const id = this.nextId++;
-    const { document, transfer } = handOver(stored);
-    const request: MergeRequest = { id, document };
+    const { document, stateParts, transfer } = handOver(stored, parts);
+    const request: MergeRequest = { id, document, stateParts };
     return new Promise<Merged>((resolve, reject) => {
       this.jobs.set(id, { resolve, reject });
       if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -139,11 +140,17 @@ const thread = new MergeThread();
  * (see above). Rejects only if the merge thread died; entries that do not apply are counted in
  * `failed`, as mergeStoredDocument counts them. It takes the document's buffers: a caller must
  * not read `stored`'s state or updates afterwards (they may be handed to the thread, see
- * handover.ts).
+ * handover.ts). A state stored in parts (state-chunks.ts) comes as `stateParts` with a null
+ * `state`, and is joined where the merge runs.
  */
-export function mergeOffThread(stored: StoredDocument): Promise<Merged> {
-  if (storedBytes(stored) < MERGE_IN_PLACE_BYTES || !thread.usable) {
-    return new Promise((resolve) => resolve(mergeStoredDocument(stored)));
+export function mergeOffThread(
+  stored: StoredDocument,
+  stateParts: readonly Uint8Array[] = [],
+): Promise<Merged> {
+  if (storedBytes(stored, stateParts) < MERGE_IN_PLACE_BYTES || !thread.usable) {
+    return new Promise((resolve) =>
+      resolve(mergeStoredDocument(withStateParts(stored, stateParts))),
+    );
   }
-  return thread.merge(stored);
+  return thread.merge(stored, stateParts);
 }

@@ -1,5 +1,6 @@
 import { parentPort } from "node:worker_threads";
 import { mergeStoredDocument } from "../merge.ts";
+import { withStateParts } from "../state-chunks.ts";
 import type { MergeReply, MergeRequest } from "./handover.ts";
 
 /**
@@ -10,10 +11,10 @@ import type { MergeReply, MergeRequest } from "./handover.ts";
 const port = parentPort;
 if (!port) throw new Error("merge-worker/thread.ts runs as a worker thread only");
 
-port.on("message", ({ id, document }: MergeRequest) => {
+port.on("message", ({ id, document, stateParts }: MergeRequest) => {
   let reply: MergeReply;
   try {
-    const { update, failed } = mergeStoredDocument(document);
+    const { update, failed } = mergeStoredDocument(withStateParts(document, stateParts));
     reply = { id, update, failed };
   } catch (error) {
     reply = { id, error: error instanceof Error ? error.message : String(error) };
