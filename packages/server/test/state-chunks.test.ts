@@ -212,6 +212,41 @@ describe("a large compacted state in parts", () => {
     expect(textOf(await store.read("doc"))).toBe(source.getText("t").toString());
   });
 
+  it("makes version snapshots in parts too: read back whole, checked, and deleted with their version", async () => {
+    const path = await dir();
+    const source = new Y.Doc();
+    let store = await open(path);
+    for (const update of appendUpdates(source, 5, 1000, 11)) await store.append("doc", update);
+    const version = await store.versions.record("doc", { kind: "named", label: "draft" });
+    if (!version) throw new Error("no version recorded");
+    const read = await store.versions.read("doc", version.id);
+    expect(textOf(read?.update ?? null)).toBe(source.getText("t").toString());
+    await store.close();
+
+    const snapshotKeys = async () => {
+      const raw = new ClassicLevel<string, Uint8Array>(path, { valueEncoding: "view" });
+      try {
+        return await raw.keys({ gte: `d\0doc\0x`, lt: `d\0doc\0y` }).all();
+      } finally {
+        await raw.close();
+      }
+    };
+    const keys = await snapshotKeys();
+    expect(keys.length).toBeGreaterThan(1);
+    expect(keys.every((key) => key.startsWith(`d\0doc\0x${version.id}p`))).toBe(true);
+    const check = runCli("check", "--data", path);
+    expect(check.status).toBe(0);
+    expect(check.stdout).toContain("1 version");
+
+    store = await open(path);
+    expect(textOf((await store.versions.read("doc", version.id))?.update ?? null)).toBe(
+      source.getText("t").toString(),
+    );
+    expect(await store.versions.delete("doc", [version.id])).toBe(1);
+    await store.close();
+    expect(await snapshotKeys()).toEqual([]);
+  });
+
   it("named by the record but missing makes a damaged document: refused, and reported by check", async () => {
     const path = await dir();
     const source = new Y.Doc();

@@ -10,6 +10,7 @@ import {
   metaRange,
   nameFromMetaKey,
   parseDataKey,
+  parseSnapshotKey,
   parseStateChunkKey,
   stateKey,
 } from "../store/keys.ts";
@@ -197,6 +198,8 @@ export async function* readHistory(
   let badRecords = 0;
   let badSnapshots = 0;
   let badAuthors = 0;
+  // The parts of the snapshot being read, when it is stored in parts (they come in order).
+  const parts: { id: string; values: Uint8Array[] } = { id: "", values: [] };
   const iterator = db.iterator(historyRange(name));
   try {
     for (;;) {
@@ -219,17 +222,31 @@ export async function* readHistory(
             badAuthors++;
           }
         } else if (kind === "x") {
-          const info = records.get(id);
-          records.delete(id);
+          const at = parseSnapshotKey(name, key);
+          if (!at) continue;
+          let snapshot = value;
+          if (at.count > 0) {
+            if (parts.id !== at.id) {
+              parts.id = at.id;
+              parts.values = [];
+            }
+            if (at.index === parts.values.length) parts.values.push(value);
+            if (parts.values.length < at.count) continue;
+            snapshot = joinParts(parts.values);
+          }
+          const info = records.get(at.id);
+          // Parts no record names are left from a version whose recording did not finish.
+          if (at.count > 0 && !info) continue;
+          records.delete(at.id);
           try {
-            Y.decodeUpdate(value);
+            Y.decodeUpdate(snapshot);
           } catch {
             badSnapshots++;
             continue;
           }
           if (info) {
             report.versions++;
-            yield { info, update: value };
+            yield { info, update: snapshot };
           }
         }
       }

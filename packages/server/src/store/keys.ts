@@ -19,6 +19,9 @@
  *                             (seq is that entry's), atomically with it; a version takes them
  *                             and deletes them (leveldb-versions.ts)
  *   d\0<name>\0x<id>          version snapshot: one Yjs update, the document as the version saw it
+ *   d\0<name>\0x<id>p<count:8 hex><index:8 hex>
+ *                             a large version snapshot instead, in `count` parts, written before
+ *                             the batch that writes its version record
  *   \0layout                  the layout version of the whole database (LAYOUT_VERSION)
  *
  * Version ids are fixed-width hex of (time, counter) (version-ids.ts), so versions sort by time.
@@ -144,6 +147,34 @@ export const historyRange = (name: string) =>
 export const versionKey = (name: string, id: string): string => `${documentPrefix(name)}v${id}`;
 
 export const snapshotKey = (name: string, id: string): string => `${documentPrefix(name)}x${id}`;
+
+/** Part `index` of a version snapshot stored in `count` parts. */
+export const snapshotPartKey = (name: string, id: string, count: number, index: number): string =>
+  `${snapshotKey(name, id)}p${hex(count, 8)}${hex(index, 8)}`;
+
+/** The parts of a version snapshot stored in parts, in index order. */
+export const snapshotPartsOf = (name: string, id: string) =>
+  ({ gt: `${snapshotKey(name, id)}p`, lt: `${snapshotKey(name, id)}q` }) as const;
+
+/**
+ * What a key of a document's 'x' range holds: a version's whole snapshot (count 0), or one part
+ * of it; null for any other key.
+ */
+export function parseSnapshotKey(
+  name: string,
+  key: string,
+): { id: string; count: number; index: number } | null {
+  const prefix = `${documentPrefix(name)}x`;
+  if (!key.startsWith(prefix)) return null;
+  const rest = key.slice(prefix.length);
+  const at = rest.indexOf("p");
+  if (at === -1) return { id: rest, count: 0, index: 0 };
+  const count = Number.parseInt(rest.slice(at + 1, at + 9), 16);
+  const index = Number.parseInt(rest.slice(at + 9), 16);
+  return rest.length === at + 17 && count > 0 && index >= 0 && index < count
+    ? { id: rest.slice(0, at), count, index }
+    : null;
+}
 
 /** The version records of a document, in id (time) order. */
 export const versionRange = (name: string) =>

@@ -70,7 +70,10 @@ export interface LevelStoreOptions {
    */
   beforeWrite?: (ops: readonly BatchOp[]) => void;
   now?: () => number;
-  /** Largest value a compacted state is stored in (state-chunks.ts); tests make it small. */
+  /**
+   * Largest value a compacted state or a version snapshot is stored in (state-chunks.ts);
+   * tests make it small.
+   */
   stateChunkBytes?: number;
 }
 
@@ -194,12 +197,15 @@ export class LevelDocumentStore implements DocumentStore {
   private open = true;
   /** Version history (leveldb-versions.ts), sharing this store's batches and exclusivity. */
   readonly versions: LevelVersionStore;
+  /** How large values (states, snapshots) are written in parts (state-chunks.ts). */
+  private readonly parts: { chunkBytes: number; sync: boolean };
 
   private constructor(
     private readonly handle: LevelHandle,
     private readonly options: LevelStoreOptions,
   ) {
     this.now = options.now ?? Date.now;
+    this.parts = { chunkBytes: options.stateChunkBytes ?? STATE_CHUNK_BYTES, sync: options.fsync };
     this.versions = new LevelVersionStore({
       db: () => this.db(),
       assertOpen: () => this.assertOpen(),
@@ -207,6 +213,7 @@ export class LevelDocumentStore implements DocumentStore {
       exclusive: (task) => this.exclusive(task),
       withCut: (name, use) => this.withCut(name, use),
       write: (ops) => this.writer.submit(ops),
+      parts: this.parts,
     });
     this.writer = new BatchWriter(
       async (ops) => {
@@ -584,14 +591,10 @@ export class LevelDocumentStore implements DocumentStore {
   private async stageState(name: string, state: Uint8Array, seq: number): Promise<StagedState> {
     const doc = this.docs.get(name);
     const inParts = doc !== undefined && !(doc instanceof Promise) && doc.meta.stateChunks > 0;
-    const chunkBytes = this.options.stateChunkBytes ?? STATE_CHUNK_BYTES;
-    if (!inParts && state.byteLength <= chunkBytes) {
+    if (!inParts && state.byteLength <= this.parts.chunkBytes) {
       return { ops: [{ type: "put", key: stateKey(name), value: state }], chunks: 0 };
     }
-    return stageState(await this.db(), name, state, seq, {
-      chunkBytes,
-      sync: this.options.fsync,
-    });
+    return stageState(await this.db(), name, state, seq, this.parts);
   }
 
   attachLive(name: string, document: Y.Doc): () => void {

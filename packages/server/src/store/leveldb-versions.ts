@@ -16,12 +16,16 @@ import {
   authorsKey,
   authorsRange,
   idOfVersionKey,
+  parseSnapshotKey,
   snapshotKey,
+  snapshotPartKey,
+  snapshotPartsOf,
   versionKey,
   versionRange,
 } from "./keys.ts";
 import type { Db } from "./leveldb-handle.ts";
 import { mergeOffThread } from "./merge-worker/merge-worker.ts";
+import { joinParts, writeParts } from "./state-chunks.ts";
 import { checkRecordRequest, nextVersionId, parseVersionId } from "./version-ids.ts";
 
 /**
@@ -74,6 +78,8 @@ export interface VersionHost {
   withCut<T>(name: string, use: (cut: LogCut) => Promise<T>): Promise<T | null>;
   /** Writes ops in one atomic batch; resolves once durable. */
   write(ops: BatchOp[]): Promise<void>;
+  /** How a large snapshot is written in parts before its record (state-chunks.ts). */
+  parts: { chunkBytes: number; sync: boolean };
 }
 
 const FORMAT = 1;
@@ -172,13 +178,21 @@ export class LevelVersionStore implements VersionStore {
       bytes: update.byteLength,
     };
     const ops: BatchOp[] = [
-      { type: "put", key: snapshotKey(name, id), value: update },
       {
         type: "put",
         key: versionKey(name, id),
         value: encodeVersionRecord({ info, seq: cut.seq }),
       },
     ];
+    // A large snapshot goes in parts first, like a large state (state-chunks.ts): a crash
+    // before the record leaves parts that no version names, which nothing reads.
+    if (update.byteLength > this.host.parts.chunkBytes) {
+      await writeParts(db, update, (count, index) => snapshotPartKey(name, id, count, index), {
+        ...this.host.parts,
+      });
+    } else {
+      ops.push({ type: "put", key: snapshotKey(name, id), value: update });
+    }
     for (const [key] of records) ops.push({ type: "del", key });
     await cut.commit(update, ops);
     return info;
@@ -200,8 +214,10 @@ export class LevelVersionStore implements VersionStore {
     if (!parseVersionId(id)) return null;
     return damagedIfCorrupt(name, async () => {
       const db = await this.host.db();
-      const [record, update] = await db.getMany([versionKey(name, id), snapshotKey(name, id)]);
-      if (record === undefined || update === undefined) return null;
+      const [record, whole] = await db.getMany([versionKey(name, id), snapshotKey(name, id)]);
+      if (record === undefined) return null;
+      const update = whole ?? (await readSnapshotParts(db, name, id));
+      if (update === undefined) return null;
       return { info: versionOf(name, [versionKey(name, id), record]).info, update };
     });
   }
@@ -230,6 +246,9 @@ export class LevelVersionStore implements VersionStore {
               { type: "del", key },
               { type: "del", key: snapshotKey(name, version.info.id) },
             );
+            for (const part of await db.keys(snapshotPartsOf(name, version.info.id)).all()) {
+              ops.push({ type: "del", key: part });
+            }
           } else if (carried.length > 0) {
             version.info.authors = mergeAuthors(carried, version.info.authors);
             ops.push({ type: "put", key, value: encodeVersionRecord(version) });
@@ -332,4 +351,26 @@ function versionOf(name: string, [key, value]: [string, Uint8Array]): StoredVers
 
 function authorsOf(name: string, value: Uint8Array): Author[] {
   return decoded(name, "an authors record", () => decodeAuthors(value));
+}
+
+/**
+ * A snapshot stored in parts, joined; undefined when it has none. Parts that are not all there
+ * make the document damaged, as a missing part of its state does.
+ */
+async function readSnapshotParts(
+  db: Db,
+  name: string,
+  id: string,
+): Promise<Uint8Array | undefined> {
+  const parts = await db.iterator(snapshotPartsOf(name, id)).all();
+  const first = parts[0];
+  if (first === undefined) return undefined;
+  const count = parseSnapshotKey(name, first[0])?.count ?? 0;
+  if (parts.length !== count) {
+    throw new DamagedDocumentError(
+      name,
+      `the snapshot of version ${id} has ${parts.length} of its ${count} parts`,
+    );
+  }
+  return joinParts(parts.map(([, value]) => value));
 }

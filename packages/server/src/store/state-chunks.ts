@@ -96,18 +96,38 @@ export async function stageState(
     for (const key of existing) ops.push({ type: "del", key });
     return { ops, chunks: 0 };
   }
-  const count = Math.ceil(state.byteLength / chunkBytes);
-  const written = new Set<string>();
+  const written = await writeParts(
+    db,
+    state,
+    (count, index) => stateChunkKey(name, seq, count, index),
+    options,
+  );
+  const ops: BatchOp[] = [{ type: "del", key: stateKey(name) }];
+  for (const key of existing) if (!written.includes(key)) ops.push({ type: "del", key });
+  return { ops, chunks: written.length };
+}
+
+/**
+ * Writes `value` in parts of at most `chunkBytes`, one LevelDB write each (each copy on the
+ * event loop small), under keyOf(count, index); returns the keys, in index order. Nothing reads
+ * them until a batch the caller writes next names them.
+ */
+export async function writeParts(
+  db: Db,
+  value: Uint8Array,
+  keyOf: (count: number, index: number) => string,
+  options: { chunkBytes: number; sync: boolean },
+): Promise<string[]> {
+  const { chunkBytes } = options;
+  const count = Math.ceil(value.byteLength / chunkBytes);
+  const keys: string[] = [];
   const writeOptions = options.sync ? { sync: true } : {};
   for (let index = 0; index < count; index++) {
-    const key = stateChunkKey(name, seq, count, index);
-    const part = state.subarray(index * chunkBytes, (index + 1) * chunkBytes);
-    await db.put(key, part, writeOptions);
-    written.add(key);
+    const key = keyOf(count, index);
+    await db.put(key, value.subarray(index * chunkBytes, (index + 1) * chunkBytes), writeOptions);
+    keys.push(key);
   }
-  const ops: BatchOp[] = [{ type: "del", key: stateKey(name) }];
-  for (const key of existing) if (!written.has(key)) ops.push({ type: "del", key });
-  return { ops, chunks: count };
+  return keys;
 }
 
 /**
