@@ -88,6 +88,16 @@ describe("a large compacted state in parts", () => {
     }
   }
 
+  /** Appends `updates` to `name` one by one, then compacts it. */
+  async function appendAndCompact(
+    store: LevelDocumentStore,
+    name: string,
+    updates: readonly Uint8Array[],
+  ) {
+    for (const update of updates) await store.append(name, update);
+    return store.compact(name);
+  }
+
   async function withRaw(
     path: string,
     use: (raw: ClassicLevel<string, Uint8Array>) => Promise<void>,
@@ -105,8 +115,7 @@ describe("a large compacted state in parts", () => {
     const source = new Y.Doc();
     const first = appendUpdates(source, 5, 1000, 1);
     let store = await open(path);
-    for (const update of first) await store.append("doc", update);
-    const compacted = await store.compact("doc");
+    const compacted = await appendAndCompact(store, "doc", first);
     expect(compacted?.stateBytes).toBeGreaterThan(5000);
     await store.close();
 
@@ -118,8 +127,7 @@ describe("a large compacted state in parts", () => {
     store = await open(path);
     expect(textOf(await store.read("doc"))).toBe(source.getText("t").toString());
     // More text, compacted again: the new parts replace the old ones.
-    for (const update of appendUpdates(source, 3, 1000, 100)) await store.append("doc", update);
-    await store.compact("doc");
+    await appendAndCompact(store, "doc", appendUpdates(source, 3, 1000, 100));
     expect(textOf(await store.read("doc"))).toBe(source.getText("t").toString());
     await store.close();
     keys = await stateKeys(path, "doc");
@@ -146,10 +154,8 @@ describe("a large compacted state in parts", () => {
     // Over 256 KiB: the compactions from the log merge in the merge thread.
     const source = new Y.Doc();
     let store = await open(path, { stateChunkBytes: 64 * 1024 });
-    for (const update of appendUpdates(source, 30, 10_000, 7)) await store.append("big", update);
-    await store.compact("big");
-    for (const update of appendUpdates(source, 5, 10_000, 70)) await store.append("big", update);
-    const fromLog = await store.compact("big");
+    await appendAndCompact(store, "big", appendUpdates(source, 30, 10_000, 7));
+    const fromLog = await appendAndCompact(store, "big", appendUpdates(source, 5, 10_000, 70));
     expect(fromLog?.source).toBe("log");
     expect(textOf(await store.read("big"))).toBe(source.getText("t").toString());
 
@@ -177,8 +183,7 @@ describe("a large compacted state in parts", () => {
     const path = await dir();
     const source = new Y.Doc();
     let store = await open(path);
-    for (const update of appendUpdates(source, 4, 1000, 3)) await store.append("doc", update);
-    await store.compact("doc");
+    await appendAndCompact(store, "doc", appendUpdates(source, 4, 1000, 3));
     for (const update of appendUpdates(source, 2, 1000, 30)) await store.append("doc", update);
     await store.close();
     const expected = source.getText("t").toString();
@@ -204,8 +209,7 @@ describe("a large compacted state in parts", () => {
     expect(runCli("check", "--data", path).status).toBe(0);
 
     store = await open(path);
-    for (const update of appendUpdates(source, 1, 1000, 300)) await store.append("doc", update);
-    await store.compact("doc");
+    await appendAndCompact(store, "doc", appendUpdates(source, 1, 1000, 300));
     await store.close();
     expect((await stateKeys(path, "doc")).seqs).toEqual(new Set([7]));
     store = await open(path);
@@ -224,12 +228,11 @@ describe("a large compacted state in parts", () => {
     await store.close();
 
     const snapshotKeys = async () => {
-      const raw = new ClassicLevel<string, Uint8Array>(path, { valueEncoding: "view" });
-      try {
-        return await raw.keys({ gte: `d\0doc\0x`, lt: `d\0doc\0y` }).all();
-      } finally {
-        await raw.close();
-      }
+      let keys: string[] = [];
+      await withRaw(path, async (raw) => {
+        keys = await raw.keys({ gte: `d\0doc\0x`, lt: `d\0doc\0y` }).all();
+      });
+      return keys;
     };
     const keys = await snapshotKeys();
     expect(keys.length).toBeGreaterThan(1);
@@ -251,8 +254,7 @@ describe("a large compacted state in parts", () => {
     const path = await dir();
     const source = new Y.Doc();
     let store = await open(path);
-    for (const update of appendUpdates(source, 4, 1000, 5)) await store.append("doc", update);
-    await store.compact("doc");
+    await appendAndCompact(store, "doc", appendUpdates(source, 4, 1000, 5));
     await store.close();
     const { parts } = await stateKeys(path, "doc");
     await withRaw(path, (raw) => raw.del((parts[1] as { key: string }).key));
