@@ -187,9 +187,8 @@ export class LevelVersionStore implements VersionStore {
     // A large snapshot goes in parts first, like a large state (state-chunks.ts): a crash
     // before the record leaves parts that no version names, which nothing reads.
     if (update.byteLength > this.host.parts.chunkBytes) {
-      await writeParts(db, update, (count, index) => snapshotPartKey(name, id, count, index), {
-        ...this.host.parts,
-      });
+      const keyOf = (count: number, index: number) => snapshotPartKey(name, id, count, index);
+      await writeParts(db, update, keyOf, this.host.parts);
     } else {
       ops.push({ type: "put", key: snapshotKey(name, id), value: update });
     }
