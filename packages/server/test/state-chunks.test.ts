@@ -220,7 +220,9 @@ describe("a large compacted state in parts", () => {
     const path = await dir();
     const source = new Y.Doc();
     let store = await open(path);
-    for (const update of appendUpdates(source, 5, 1000, 11)) await store.append("doc", update);
+    // Its state in parts, and a log after it: the version joins them.
+    await appendAndCompact(store, "doc", appendUpdates(source, 5, 1000, 11));
+    for (const update of appendUpdates(source, 2, 1000, 12)) await store.append("doc", update);
     const version = await store.versions.record("doc", { kind: "named", label: "draft" });
     if (!version) throw new Error("no version recorded");
     const read = await store.versions.read("doc", version.id);

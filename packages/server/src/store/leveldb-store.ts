@@ -558,8 +558,8 @@ export class LevelDocumentStore implements DocumentStore {
         ]);
         entries = read;
         entryBytes = read.reduce((sum, [, value]) => sum + value.byteLength, 0);
-        const state = parts ? joinParts(parts) : null;
-        return { state, updates: entries.map(([, value]) => value) };
+        const updates = entries.map(([, value]) => value);
+        return { stored: { state: null, updates }, stateParts: parts ?? [] };
       },
       commit: async (merged, ops) => {
         if (entries.length > 0) {

@@ -55,8 +55,11 @@ import { checkRecordRequest, nextVersionId, parseVersionId } from "./version-ids
 export interface LogCut {
   /** The newest log sequence number the version covers. */
   seq: number;
-  /** The compacted state and the log entries after it, up to seq. */
-  read(): Promise<StoredDocument>;
+  /**
+   * The compacted state and the log entries after it, up to seq. A state stored in parts comes
+   * as `stateParts` (with a null `state`), for the merge thread to join (state-chunks.ts).
+   */
+  read(): Promise<{ stored: StoredDocument; stateParts: Uint8Array[] }>;
   /**
    * Writes `ops` in one atomic batch with a compaction of what read() returned into `merged`
    * (and the document's metadata); resolves once durable.
@@ -163,7 +166,7 @@ export class LevelVersionStore implements VersionStore {
     ]);
     // A large document merges in a thread (merge-worker.ts): recording a version at unload or
     // on a timer must not hold the event loop (a 10 MB document held it ~400 ms).
-    const { update, failed } = await mergeOffThread(content);
+    const { update, failed } = await mergeOffThread(content.stored, content.stateParts);
     if (failed > 0) {
       // A version of half a document would be restored one day as if it were whole.
       throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);
