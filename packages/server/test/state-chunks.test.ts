@@ -110,44 +110,47 @@ describe("a large compacted state in parts", () => {
     }
   }
 
-  it("is read back whole after a restart, replaced by the next compaction, and one value again once small", async () => {
-    const path = await dir();
-    const source = new Y.Doc();
-    const first = appendUpdates(source, 5, 1000, 1);
-    let store = await open(path);
-    const compacted = await appendAndCompact(store, "doc", first);
-    expect(compacted?.stateBytes).toBeGreaterThan(5000);
-    await store.close();
+  it.each([{ fsync: false }, { fsync: true }])(
+    "is read back whole after a restart, replaced by the next compaction, and one value again once small (%o)",
+    async ({ fsync }) => {
+      const path = await dir();
+      const source = new Y.Doc();
+      const first = appendUpdates(source, 5, 1000, 1);
+      let store = await open(path, { fsync });
+      const compacted = await appendAndCompact(store, "doc", first);
+      expect(compacted?.stateBytes).toBeGreaterThan(5000);
+      await store.close();
 
-    let keys = await stateKeys(path, "doc");
-    expect(keys.whole).toBe(false);
-    expect(keys.parts.length).toBe(Math.ceil((compacted?.stateBytes ?? 0) / 1024));
-    expect([...keys.seqs]).toEqual([5]);
+      let keys = await stateKeys(path, "doc");
+      expect(keys.whole).toBe(false);
+      expect(keys.parts.length).toBe(Math.ceil((compacted?.stateBytes ?? 0) / 1024));
+      expect([...keys.seqs]).toEqual([5]);
 
-    store = await open(path);
-    expect(textOf(await store.read("doc"))).toBe(source.getText("t").toString());
-    // More text, compacted again: the new parts replace the old ones.
-    await appendAndCompact(store, "doc", appendUpdates(source, 3, 1000, 100));
-    expect(textOf(await store.read("doc"))).toBe(source.getText("t").toString());
-    await store.close();
-    keys = await stateKeys(path, "doc");
-    expect([...keys.seqs]).toEqual([8]);
-    expect(keys.whole).toBe(false);
+      store = await open(path, { fsync });
+      expect(textOf(await store.read("doc"))).toBe(source.getText("t").toString());
+      // More text, compacted again: the new parts replace the old ones.
+      await appendAndCompact(store, "doc", appendUpdates(source, 3, 1000, 100));
+      expect(textOf(await store.read("doc"))).toBe(source.getText("t").toString());
+      await store.close();
+      keys = await stateKeys(path, "doc");
+      expect([...keys.seqs]).toEqual([8]);
+      expect(keys.whole).toBe(false);
 
-    // Everything deleted: the state is small again, one value, and no part is left.
-    store = await open(path);
-    const deletion: Uint8Array[] = [];
-    source.on("update", (update: Uint8Array) => deletion.push(update));
-    source.getText("t").delete(0, source.getText("t").length);
-    for (const update of deletion) await store.append("doc", update);
-    await store.compact("doc");
-    expect(textOf(await store.read("doc"))).toBe("");
-    await store.close();
-    keys = await stateKeys(path, "doc");
-    expect(keys.whole).toBe(true);
-    expect(keys.parts).toEqual([]);
-    expect(runCli("check", "--data", path).status).toBe(0);
-  });
+      // Everything deleted: the state is small again, one value, and no part is left.
+      store = await open(path, { fsync });
+      const deletion: Uint8Array[] = [];
+      source.on("update", (update: Uint8Array) => deletion.push(update));
+      source.getText("t").delete(0, source.getText("t").length);
+      for (const update of deletion) await store.append("doc", update);
+      await store.compact("doc");
+      expect(textOf(await store.read("doc"))).toBe("");
+      await store.close();
+      keys = await stateKeys(path, "doc");
+      expect(keys.whole).toBe(true);
+      expect(keys.parts).toEqual([]);
+      expect(runCli("check", "--data", path).status).toBe(0);
+    },
+  );
 
   it("is merged from its parts in the merge thread, and written in parts from the server's copy", async () => {
     const path = await dir();
