@@ -52,8 +52,9 @@ export interface GatewayOptions {
 /**
  * Owns the WebSocket side of the server: who may upgrade (origin, per-address limits), and
  * each accepted socket's session (socket-session.ts: the size and rate of messages, frame
- * screening, the authentication deadline, handing it to Hocuspocus). Hocuspocus's own Server class is not used so that each of these answers with its
- * own HTTP status or close code, and a log line, before anything is parsed.
+ * screening, the authentication deadline, handing it to Hocuspocus). Hocuspocus's own Server
+ * class is not used so that each of these answers with its own HTTP status or close code, and a
+ * log line, before anything is parsed.
  */
 export class WebSocketGateway {
   private readonly wss: WebSocketServer;

@@ -29,8 +29,8 @@
  * '\0' separates the parts because it cannot occur in a document name (Hocuspocus uses it to
  * separate a name from a session id), so no name's range can contain another's. Fixed-width hex
  * sequence numbers sort in numeric order. 's' < 't' < 'u' < 'v' < 'w' < 'x', so a scan of a
- * document's range yields the state first, then the log in sequence order, then the version history; a
- * scan of the state and log (contentRange, updateRange) stops before the history.
+ * document's range yields the state first, then the log in sequence order, then the version
+ * history; a scan of the state and log (contentRange, updateRange) stops before the history.
  *
  * Layout 1 reserved 'v' keys before any were written and had none of 'w' or 'x', so databases of
  * the first releases read the same: the history keys did not bump the layout version. Nor did
@@ -97,7 +97,7 @@ export function parseStateChunkKey(
 }
 
 export const updateKey = (name: string, seq: number): string =>
-  `${documentPrefix(name)}u${seq.toString(16).padStart(SEQ_WIDTH, "0")}`;
+  `${documentPrefix(name)}u${hex(seq, SEQ_WIDTH)}`;
 
 /** The data keys of every document (no metadata records), for a snapshot of all documents. */
 export const dataRange = { gte: DATA, lt: "d\x01" } as const;
@@ -185,7 +185,7 @@ export const idOfVersionKey = (name: string, key: string): string =>
   key.slice(documentPrefix(name).length + 1);
 
 export const authorsKey = (name: string, seq: number): string =>
-  `${documentPrefix(name)}w${seq.toString(16).padStart(SEQ_WIDTH, "0")}`;
+  `${documentPrefix(name)}w${hex(seq, SEQ_WIDTH)}`;
 
 /** The authors records of a document with seq <= upTo (all of them when omitted). */
 export const authorsRange = (name: string, upTo?: number) =>
