@@ -1,6 +1,12 @@
 import { createReadStream, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { connectClient, startTestServer, type TestClient, tempDir } from "@tandem/testkit";
+import {
+  connectClient,
+  startTestServer,
+  type TestClient,
+  tempDir,
+  textOfUpdate,
+} from "@tandem/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { readBackup } from "../src/backup/format.ts";
@@ -32,12 +38,6 @@ async function backupContents(file: string): Promise<Map<string, Uint8Array>> {
   }
   return documents;
 }
-
-const textOf = (update: Uint8Array | null, key = "t"): string => {
-  const doc = new Y.Doc();
-  if (update) Y.applyUpdate(doc, update);
-  return doc.getText(key).toString();
-};
 
 /** Writes marks "<writer>:<i>;" one after another, each once the previous was acknowledged. */
 function startWriter(client: TestClient, id: string) {
@@ -95,9 +95,9 @@ describe("tandem backup and restore", () => {
 
     const contents = await backupContents(file);
     expect([...contents.keys()]).toEqual(["doc-a", "doc-b", "doc-c", "doc-d", "quiet"]);
-    expect(textOf(contents.get("quiet") as Uint8Array)).toBe("still here");
+    expect(textOfUpdate(contents.get("quiet") as Uint8Array)).toBe("still here");
     for (const { id } of writers) {
-      const marks = textOf(contents.get(`doc-${id}`) as Uint8Array)
+      const marks = textOfUpdate(contents.get(`doc-${id}`) as Uint8Array)
         .split(";")
         .filter(Boolean);
       // A consistent snapshot: marks 0..k in order, nothing missing in between...
@@ -120,7 +120,7 @@ describe("tandem backup and restore", () => {
       expect(served.status).toBe(200);
       const doc = new Y.Doc();
       Y.applyUpdate(doc, new Uint8Array(await served.arrayBuffer()));
-      expect(doc.getText("t").toString()).toBe(textOf(update));
+      expect(doc.getText("t").toString()).toBe(textOfUpdate(update));
       expect(Y.encodeStateVector(doc)).toEqual(Y.encodeStateVector(toDoc(update)));
     }
   });
@@ -145,7 +145,7 @@ describe("tandem backup and restore", () => {
     const restored = await dir();
     expect(await restoreCommand([file, "--data", restored], {}, lines().out)).toBe(0);
     const second = await start({ data: restored });
-    expect(textOf(await second.store.read("solo"))).toBe("offline backup");
+    expect(textOfUpdate(await second.store.read("solo"))).toBe("offline backup");
   });
 
   it("refuses a cut-off or damaged backup before writing anything, and a backup the server refuses leaves no file", async () => {

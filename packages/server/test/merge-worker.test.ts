@@ -1,5 +1,5 @@
 import { LevelDocumentStore } from "@tandem/server";
-import { cleanupScope, seededRandom } from "@tandem/testkit";
+import { cleanupScope, seededRandom, textOfUpdate } from "@tandem/testkit";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { DamagedDocumentError } from "../src/store/damaged.ts";
@@ -38,12 +38,6 @@ function editedDocument(seed: number): { stored: StoredDocument; text: string } 
   return { stored, text: text.toString() };
 }
 
-const textOf = (update: Uint8Array) => {
-  const doc = new Y.Doc();
-  Y.applyUpdate(doc, update);
-  return doc.getText("t").toString();
-};
-
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
 
 describe("merging stored documents off the event loop", () => {
@@ -57,7 +51,7 @@ describe("merging stored documents off the event loop", () => {
     const merged = await mergeOffThread(stored);
     expect(merged.failed).toBe(0);
     expect(hex(merged.update)).toBe(hex(inPlace.update));
-    expect(textOf(merged.update)).toBe(text);
+    expect(textOfUpdate(merged.update)).toBe(text);
   });
 
   it("copies what it cannot hand over: views into a shared buffer stay intact", async () => {
@@ -75,7 +69,7 @@ describe("merging stored documents off the event loop", () => {
       updates: stored.updates.map((u) => view(u.byteLength)),
     };
     const before = hex(all);
-    expect(textOf((await mergeOffThread(shared)).update)).toBe(text);
+    expect(textOfUpdate((await mergeOffThread(shared)).update)).toBe(text);
     expect(hex(all)).toBe(before);
   });
 
@@ -95,7 +89,7 @@ describe("merging stored documents off the event loop", () => {
   it("keeps several merges apart when they are asked for at once", async () => {
     const documents = [3, 4, 5].map(editedDocument);
     const merged = await Promise.all(documents.map(({ stored }) => mergeOffThread(stored)));
-    expect(merged.map((m) => textOf(m.update))).toEqual(documents.map((d) => d.text));
+    expect(merged.map((m) => textOfUpdate(m.update))).toEqual(documents.map((d) => d.text));
   });
 
   it("compacts a large document in the store through the thread; a damaged one is refused and kept as it was", async () => {
@@ -113,7 +107,7 @@ describe("merging stored documents off the event loop", () => {
     const result = await store.compact("large");
     expect(result?.merged).toBe(stored.updates.length + 1);
     expect(await store.load("large")).toMatchObject({ updates: [] });
-    expect(textOf((await store.read("large")) as Uint8Array)).toBe(text);
+    expect(textOfUpdate((await store.read("large")) as Uint8Array)).toBe(text);
 
     const other = editedDocument(7).stored;
     for (const update of [other.state as Uint8Array, ...other.updates]) {

@@ -1,5 +1,5 @@
 import { LevelDocumentStore, type LevelStoreOptions } from "@tandem/server";
-import { runCli, tempDir } from "@tandem/testkit";
+import { runCli, tempDir, textOfUpdate } from "@tandem/testkit";
 import { ClassicLevel } from "classic-level";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
@@ -38,12 +38,6 @@ function appendUpdates(doc: Y.Doc, count: number, size: number, seed: number): U
   doc.off("update", listener);
   return updates;
 }
-
-const textOf = (update: Uint8Array | null): string => {
-  const doc = new Y.Doc();
-  if (update) Y.applyUpdate(doc, update);
-  return doc.getText("t").toString();
-};
 
 describe("a large compacted state in parts", () => {
   const cleanups: (() => Promise<void>)[] = [];
@@ -127,10 +121,10 @@ describe("a large compacted state in parts", () => {
       expect([...keys.seqs]).toEqual([5]);
 
       store = await open(path, { fsync });
-      expect(textOf(await store.read("doc"))).toBe(source.getText("t").toString());
+      expect(textOfUpdate(await store.read("doc"))).toBe(source.getText("t").toString());
       // More text, compacted again: the new parts replace the old ones.
       await appendAndCompact(store, "doc", appendUpdates(source, 3, 1000, 100));
-      expect(textOf(await store.read("doc"))).toBe(source.getText("t").toString());
+      expect(textOfUpdate(await store.read("doc"))).toBe(source.getText("t").toString());
       await store.close();
       keys = await stateKeys(path, "doc");
       expect([...keys.seqs]).toEqual([8]);
@@ -143,7 +137,7 @@ describe("a large compacted state in parts", () => {
       source.getText("t").delete(0, source.getText("t").length);
       for (const update of deletion) await store.append("doc", update);
       await store.compact("doc");
-      expect(textOf(await store.read("doc"))).toBe("");
+      expect(textOfUpdate(await store.read("doc"))).toBe("");
       await store.close();
       keys = await stateKeys(path, "doc");
       expect(keys.whole).toBe(true);
@@ -160,7 +154,7 @@ describe("a large compacted state in parts", () => {
     await appendAndCompact(store, "big", appendUpdates(source, 30, 10_000, 7));
     const fromLog = await appendAndCompact(store, "big", appendUpdates(source, 5, 10_000, 70));
     expect(fromLog?.source).toBe("log");
-    expect(textOf(await store.read("big"))).toBe(source.getText("t").toString());
+    expect(textOfUpdate(await store.read("big"))).toBe(source.getText("t").toString());
 
     // A map value rewritten many times, compacted from the document the server holds.
     const live = new Y.Doc();
@@ -176,7 +170,7 @@ describe("a large compacted state in parts", () => {
     expect((await stateKeys(path, "map")).parts.length).toBeGreaterThan(1);
 
     store = await open(path, { stateChunkBytes: 64 * 1024 });
-    expect(textOf(await store.read("big"))).toBe(source.getText("t").toString());
+    expect(textOfUpdate(await store.read("big"))).toBe(source.getText("t").toString());
     const read = new Y.Doc();
     Y.applyUpdate(read, (await store.read("map")) as Uint8Array);
     expect(read.getMap("m").get("k")).toBe(prose(70_000, 9));
@@ -203,10 +197,10 @@ describe("a large compacted state in parts", () => {
     expect((await stateKeys(path, "doc")).seqs).toEqual(new Set([4, 6, 7]));
 
     store = await open(path);
-    expect(textOf(await store.read("doc"))).toBe(expected);
+    expect(textOfUpdate(await store.read("doc"))).toBe(expected);
     // A backup reads without the records: it merges every complete state with the log.
     const snapshot = new Map<string, string>();
-    for await (const { name, update } of store.snapshot()) snapshot.set(name, textOf(update));
+    for await (const { name, update } of store.snapshot()) snapshot.set(name, textOfUpdate(update));
     expect(snapshot.get("doc")).toBe(expected);
     await store.close();
     expect(runCli("check", "--data", path).status).toBe(0);
@@ -216,7 +210,7 @@ describe("a large compacted state in parts", () => {
     await store.close();
     expect((await stateKeys(path, "doc")).seqs).toEqual(new Set([7]));
     store = await open(path);
-    expect(textOf(await store.read("doc"))).toBe(source.getText("t").toString());
+    expect(textOfUpdate(await store.read("doc"))).toBe(source.getText("t").toString());
   });
 
   it("makes version snapshots in parts too: read back whole, checked, and deleted with their version", async () => {
@@ -229,7 +223,7 @@ describe("a large compacted state in parts", () => {
     const version = await store.versions.record("doc", { kind: "named", label: "draft" });
     if (!version) throw new Error("no version recorded");
     const read = await store.versions.read("doc", version.id);
-    expect(textOf(read?.update ?? null)).toBe(source.getText("t").toString());
+    expect(textOfUpdate(read?.update ?? null)).toBe(source.getText("t").toString());
     await store.close();
 
     const snapshotKeys = async () => {
@@ -247,7 +241,7 @@ describe("a large compacted state in parts", () => {
     expect(check.stdout).toContain("1 version");
 
     store = await open(path);
-    expect(textOf((await store.versions.read("doc", version.id))?.update ?? null)).toBe(
+    expect(textOfUpdate((await store.versions.read("doc", version.id))?.update ?? null)).toBe(
       source.getText("t").toString(),
     );
     expect(await store.versions.delete("doc", [version.id])).toBe(1);

@@ -1,5 +1,5 @@
 import { LevelDocumentStore, type LevelStoreOptions } from "@tandem/server";
-import { tempDir } from "@tandem/testkit";
+import { tempDir, textOfUpdate } from "@tandem/testkit";
 import { ClassicLevel } from "classic-level";
 import { afterEach, describe, expect, it } from "vitest";
 import * as Y from "yjs";
@@ -14,12 +14,6 @@ function typingUpdates(text: string, clientID = 1): Uint8Array[] {
   for (const ch of text) ytext.insert(ytext.length, ch);
   doc.destroy();
   return updates;
-}
-
-function textOf(update: Uint8Array | null): string {
-  const doc = new Y.Doc();
-  if (update) Y.applyUpdate(doc, update);
-  return doc.getText("t").toString();
 }
 
 describe("LevelDocumentStore", () => {
@@ -54,7 +48,7 @@ describe("LevelDocumentStore", () => {
     expect(stored?.updates.map((u) => Buffer.from(u).toString("hex"))).toEqual(
       updates.map((u) => Buffer.from(u).toString("hex")),
     );
-    expect(textOf(await reopened.read("doc"))).toBe("hello world");
+    expect(textOfUpdate(await reopened.read("doc"))).toBe("hello world");
   });
 
   it.each(["an append", "a load"])(
@@ -80,9 +74,9 @@ describe("LevelDocumentStore", () => {
       await restore.close();
       const { store: reopened } = await open({}, path);
       // A load reads the record, state and log together (readCold); an append reads the record.
-      if (first === "a load") expect(textOf(await reopened.read("doc"))).toBe("abcde");
+      if (first === "a load") expect(textOfUpdate(await reopened.read("doc"))).toBe("abcde");
       await reopened.append("doc", updates[5] as Uint8Array);
-      expect(textOf(await reopened.read("doc"))).toBe("abcdef");
+      expect(textOfUpdate(await reopened.read("doc"))).toBe("abcdef");
     },
   );
 
@@ -116,12 +110,12 @@ describe("LevelDocumentStore", () => {
       ...typingUpdates("two", 2).map((u) => store.append("a b", u)),
       ...typingUpdates("three", 3).map((u) => store.append("a\u0001", u)),
     ]);
-    expect(textOf(await store.read("a"))).toBe("one");
-    expect(textOf(await store.read("a b"))).toBe("two");
-    expect(textOf(await store.read("a\u0001"))).toBe("three");
+    expect(textOfUpdate(await store.read("a"))).toBe("one");
+    expect(textOfUpdate(await store.read("a b"))).toBe("two");
+    expect(textOfUpdate(await store.read("a\u0001"))).toBe("three");
     await store.delete("a");
     expect(await store.read("a")).toBeNull();
-    expect(textOf(await store.read("a b"))).toBe("two");
+    expect(textOfUpdate(await store.read("a b"))).toBe("two");
   });
 
   it("compacts: same content, shorter log, and appends during compaction are kept", async () => {
@@ -144,11 +138,15 @@ describe("LevelDocumentStore", () => {
     const stored = await store.load("doc");
     expect(stored?.state).not.toBeNull();
     expect(stored?.updates.length).toBe(rest.length);
-    expect(textOf(await store.read("doc"))).toBe("the quick brown fox jumps over the lazy dog");
+    expect(textOfUpdate(await store.read("doc"))).toBe(
+      "the quick brown fox jumps over the lazy dog",
+    );
 
     await store.close();
     const { store: reopened } = await open({}, path);
-    expect(textOf(await reopened.read("doc"))).toBe("the quick brown fox jumps over the lazy dog");
+    expect(textOfUpdate(await reopened.read("doc"))).toBe(
+      "the quick brown fox jumps over the lazy dog",
+    );
     expect(await reopened.compact("doc")).toMatchObject({ merged: rest.length });
     expect((await reopened.load("doc"))?.updates).toEqual([]);
   });
@@ -216,7 +214,7 @@ describe("LevelDocumentStore", () => {
       expect(await compaction).toMatchObject({ source: "memory" });
       await store.close();
       const { store: reopened } = await open({}, path);
-      expect(textOf(await reopened.read("doc"))).toBe("early bird late worm");
+      expect(textOfUpdate(await reopened.read("doc"))).toBe("early bird late worm");
     });
 
     it("reads the log again once the document is detached, or when the document is large", async () => {
@@ -273,7 +271,7 @@ describe("LevelDocumentStore", () => {
     expect(compactions.length).toBeGreaterThanOrEqual(5);
     const stored = await store.load("doc");
     expect(stored?.updates.length).toBe(0);
-    expect(textOf(await store.read("doc"))).toBe("x".repeat(400));
+    expect(textOfUpdate(await store.read("doc"))).toBe("x".repeat(400));
   });
 
   it("keeps the bytes compaction writes per update flat as a document grows", async () => {
@@ -303,7 +301,7 @@ describe("LevelDocumentStore", () => {
       written.filter((w) => w.after > from && w.after <= to).reduce((s, w) => s + w.bytes, 0) /
       (to - from);
     expect(perUpdate(15_000, 20_000)).toBeLessThanOrEqual(2 * perUpdate(0, 5_000) + 1);
-    expect(textOf(await store.read("growing"))).toBe(text.toString());
+    expect(textOfUpdate(await store.read("growing"))).toBe(text.toString());
   }, 60_000);
 
   it("lists documents with size and time, and deletes them", async () => {
@@ -322,7 +320,7 @@ describe("LevelDocumentStore", () => {
     expect((await store.list()).map((d) => d.name)).toEqual(["second"]);
     // A deleted name starts afresh.
     await Promise.all(typingUpdates("new").map((u) => store.append("first", u)));
-    expect(textOf(await store.read("first"))).toBe("new");
+    expect(textOfUpdate(await store.read("first"))).toBe("new");
   });
 
   it("shares one read between concurrent loads of a document", async () => {

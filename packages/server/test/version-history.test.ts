@@ -7,6 +7,7 @@ import {
   startTestServer,
   type TestClient,
   type TestServer,
+  textOfUpdate,
 } from "@tandem/testkit";
 import { ClassicLevel } from "classic-level";
 import { afterEach, describe, expect, it } from "vitest";
@@ -35,12 +36,6 @@ function typing(text: string, clientId: number, base?: Y.Doc): Uint8Array[] {
   return updates;
 }
 
-function textOf(update: Uint8Array | null | undefined): string {
-  const doc = new Y.Doc();
-  if (update) Y.applyUpdate(doc, update);
-  return doc.getText("t").toString();
-}
-
 function versionsOf(store: { versions?: VersionStore }): VersionStore {
   if (!store.versions) throw new Error("the store has no version history");
   return store.versions;
@@ -63,7 +58,7 @@ describe("version history in a LevelDB data directory", () => {
       await versions.record(name, { kind: "auto" });
       for (const u of typing("third", 1, writer)) await store.append(name, u, ALICE);
     }
-    const expected = textOf(await store.read("doc"));
+    const expected = textOfUpdate(await store.read("doc"));
     await store.close();
     return { data, expected };
   }
@@ -81,7 +76,7 @@ describe("version history in a LevelDB data directory", () => {
     const store = await LevelDocumentStore.open({ path: data, fsync: false, compaction });
     const snapshot: { name: string; text: string }[] = [];
     for await (const { name, update } of store.snapshot()) {
-      snapshot.push({ name, text: textOf(update) });
+      snapshot.push({ name, text: textOfUpdate(update) });
     }
     expect(snapshot).toEqual([
       { name: "doc", text: expected },
@@ -97,8 +92,8 @@ describe("version history in a LevelDB data directory", () => {
     expect(restore.status).toBe(0);
     const restored = await LevelDocumentStore.open({ path: restoredDir, fsync: false, compaction });
     scope.defer(() => restored.close());
-    expect(textOf(await restored.read("doc"))).toBe(expected);
-    expect(textOf(await restored.read("other"))).toBe(expected);
+    expect(textOfUpdate(await restored.read("doc"))).toBe(expected);
+    expect(textOfUpdate(await restored.read("other"))).toBe(expected);
   });
 
   it("a damaged version record fails that document's history only; check reports it, repair keeps the intact versions", async () => {
@@ -126,7 +121,7 @@ describe("version history in a LevelDB data directory", () => {
     });
     expect((await versions.list("other")).map((v) => v.label ?? v.kind)).toEqual(["auto", "one"]);
     // The document itself is whole: it loads and reads as before.
-    expect(textOf(await store.read("doc"))).toBe(expected);
+    expect(textOfUpdate(await store.read("doc"))).toBe(expected);
     await store.close();
 
     const check = runCli("check", "--data", data);
@@ -144,14 +139,14 @@ describe("version history in a LevelDB data directory", () => {
     const salvaged = versionsOf(repaired);
     const [kept] = await salvaged.list("doc");
     expect(kept).toMatchObject({ id: intact, kind: "auto", authors: [BOB] });
-    expect(textOf((await salvaged.read("doc", intact))?.update)).toBe("first second ");
+    expect(textOfUpdate((await salvaged.read("doc", intact))?.update)).toBe("first second ");
     expect((await salvaged.list("other")).map((v) => v.label ?? v.kind)).toEqual(["auto", "one"]);
     expect(await salvaged.pendingAuthors("other")).toEqual([ALICE]);
-    expect(textOf(await repaired.read("other"))).toBe(expected);
+    expect(textOfUpdate(await repaired.read("other"))).toBe(expected);
     // The salvaged history covers none of the new log: the next version is recorded.
     const next = await salvaged.record("other", { kind: "auto" });
     expect(next?.authors).toEqual([ALICE]);
-    expect(textOf((await salvaged.read("other", next?.id ?? ""))?.update)).toBe(expected);
+    expect(textOfUpdate((await salvaged.read("other", next?.id ?? ""))?.update)).toBe(expected);
   });
 });
 
@@ -194,7 +189,9 @@ describe("authors of the updates clients send", () => {
     ]);
     const version = await versions.record("doc", { kind: "auto" });
     expect(version?.authors.map((a) => a.id)).toEqual(["alice", "bob"]);
-    expect(textOf((await versions.read("doc", version?.id ?? ""))?.update)).toBe("hello world!");
+    expect(textOfUpdate((await versions.read("doc", version?.id ?? ""))?.update)).toBe(
+      "hello world!",
+    );
   });
 
   it("are unknown under --auth none (until a resolver tells them): updates are stored without", async () => {
@@ -204,6 +201,6 @@ describe("authors of the updates clients send", () => {
     expect(await versions.pendingAuthors("doc")).toEqual([]);
     const version = await versions.record("doc", { kind: "auto" });
     expect(version?.authors).toEqual([]);
-    expect(textOf((await versions.read("doc", version?.id ?? ""))?.update)).toBe("anonymous");
+    expect(textOfUpdate((await versions.read("doc", version?.id ?? ""))?.update)).toBe("anonymous");
   });
 });

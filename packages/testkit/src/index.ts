@@ -45,4 +45,5 @@ export {
   type TokenProblems,
   tokenProblems,
 } from "./typing.ts";
+export { textOfUpdate } from "./updates.ts";
 export { StopWaiting, type WaitOptions, waitFor } from "./wait.ts";

@@ -42,9 +42,9 @@ interface Slot {
  * permission-denied with the reason `too-many-documents` or `too-many-documents-for-user`; the
  * socket and its other documents stay open.
  *
- * Sockets are known by the request object Hocuspocus carries for them (one per socket, made by the
- * gateway, which reports its close). A slot whose document fails to load after authentication is
- * only given back when its socket closes.
+ * Sockets are known by the request object Hocuspocus carries for them (one per socket, made by
+ * the gateway, which reports its close). A slot whose document fails to load after
+ * authentication is only given back when its socket closes.
  */
 export class DocumentLimits implements Extension {
   extensionName = "tandem-document-limits";

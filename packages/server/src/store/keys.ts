@@ -61,13 +61,25 @@ export const stateKey = (name: string): string => `${documentPrefix(name)}s`;
 
 const hex = (value: number, width: number): string => value.toString(16).padStart(width, "0");
 
+/** The end of a part's key: how many parts, and which one (as stateChunkKey, snapshotPartKey). */
+const partTail = (count: number, index: number): string => `${hex(count, 8)}${hex(index, 8)}`;
+const PART_TAIL_LENGTH = 16;
+
+/** The count and index of a key's part tail, or null when they are not a part's. */
+function parsePartTail(tail: string): { count: number; index: number } | null {
+  if (tail.length !== PART_TAIL_LENGTH) return null;
+  const count = Number.parseInt(tail.slice(0, 8), 16);
+  const index = Number.parseInt(tail.slice(8), 16);
+  return count > 0 && index >= 0 && index < count ? { count, index } : null;
+}
+
 /** The first key of every part of the state up to `seq` cut in `count` parts. */
 const stateChunksPrefix = (name: string, seq: number, count: number): string =>
   `${documentPrefix(name)}t${hex(seq, SEQ_WIDTH)}${hex(count, 8)}`;
 
 /** Part `index` of the state up to `seq` cut in `count` parts. */
 export const stateChunkKey = (name: string, seq: number, count: number, index: number): string =>
-  `${stateChunksPrefix(name, seq, count)}${hex(index, 8)}`;
+  `${documentPrefix(name)}t${hex(seq, SEQ_WIDTH)}${partTail(count, index)}`;
 
 /** The parts of one state (the one the record names), in index order. */
 export const stateChunksOf = (name: string, seq: number, count: number) =>
@@ -86,14 +98,10 @@ export function parseStateChunkKey(
   key: string,
 ): { seq: number; count: number; index: number } | null {
   const prefix = `${documentPrefix(name)}t`;
-  if (!key.startsWith(prefix) || key.length !== prefix.length + SEQ_WIDTH + 16) return null;
-  const at = prefix.length;
-  const seq = Number.parseInt(key.slice(at, at + SEQ_WIDTH), 16);
-  const count = Number.parseInt(key.slice(at + SEQ_WIDTH, at + SEQ_WIDTH + 8), 16);
-  const index = Number.parseInt(key.slice(at + SEQ_WIDTH + 8), 16);
-  return Number.isSafeInteger(seq) && count > 0 && index >= 0 && index < count
-    ? { seq, count, index }
-    : null;
+  if (!key.startsWith(prefix)) return null;
+  const seq = Number.parseInt(key.slice(prefix.length, prefix.length + SEQ_WIDTH), 16);
+  const part = parsePartTail(key.slice(prefix.length + SEQ_WIDTH));
+  return part && Number.isSafeInteger(seq) ? { seq, ...part } : null;
 }
 
 export const updateKey = (name: string, seq: number): string =>
@@ -150,7 +158,7 @@ export const snapshotKey = (name: string, id: string): string => `${documentPref
 
 /** Part `index` of a version snapshot stored in `count` parts. */
 export const snapshotPartKey = (name: string, id: string, count: number, index: number): string =>
-  `${snapshotKey(name, id)}p${hex(count, 8)}${hex(index, 8)}`;
+  `${snapshotKey(name, id)}p${partTail(count, index)}`;
 
 /** The parts of a version snapshot stored in parts, in index order. */
 export const snapshotPartsOf = (name: string, id: string) =>
@@ -169,11 +177,8 @@ export function parseSnapshotKey(
   const rest = key.slice(prefix.length);
   const at = rest.indexOf("p");
   if (at === -1) return { id: rest, count: 0, index: 0 };
-  const count = Number.parseInt(rest.slice(at + 1, at + 9), 16);
-  const index = Number.parseInt(rest.slice(at + 9), 16);
-  return rest.length === at + 17 && count > 0 && index >= 0 && index < count
-    ? { id: rest.slice(0, at), count, index }
-    : null;
+  const part = parsePartTail(rest.slice(at + 1));
+  return part ? { id: rest.slice(0, at), ...part } : null;
 }
 
 /** The version records of a document, in id (time) order. */

@@ -566,7 +566,7 @@ export class LevelDocumentStore implements DocumentStore {
           // The merge is done anyway: fold the log into the state in the same batch (a
           // compaction, see compactDocument).
           for (const [key] of entries) ops.push({ type: "del", key });
-          const staged = await this.stageState(name, merged, seq);
+          const staged = await this.stageNewState(name, doc, merged, seq);
           for (const op of staged.ops) ops.push(op);
           doc.meta.stateSeq = seq;
           doc.meta.stateChunks = staged.chunks;
@@ -588,10 +588,13 @@ export class LevelDocumentStore implements DocumentStore {
    * compaction stays one synchronous step. (Parts left over from an unfinished compaction of a
    * document whose state is one value wait for its next large state to be deleted.)
    */
-  private async stageState(name: string, state: Uint8Array, seq: number): Promise<StagedState> {
-    const doc = this.docs.get(name);
-    const inParts = doc !== undefined && !(doc instanceof Promise) && doc.meta.stateChunks > 0;
-    if (!inParts && state.byteLength <= this.parts.chunkBytes) {
+  private async stageNewState(
+    name: string,
+    doc: DocumentState,
+    state: Uint8Array,
+    seq: number,
+  ): Promise<StagedState> {
+    if (doc.meta.stateChunks === 0 && state.byteLength <= this.parts.chunkBytes) {
       return { ops: [{ type: "put", key: stateKey(name), value: state }], chunks: 0 };
     }
     return stageState(await this.db(), name, state, seq, this.parts);
@@ -631,7 +634,7 @@ export class LevelDocumentStore implements DocumentStore {
     // Compacting would drop the entries that do not apply, silently: leave the damage for
     // `tandem check` and `tandem repair` to report.
     if (failed > 0) throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);
-    const staged = await this.stageState(name, merged, upTo);
+    const staged = await this.stageNewState(name, doc, merged, upTo);
 
     const bytesBefore = doc.meta.stateBytes + doc.meta.tailBytes;
     doc.meta.stateSeq = upTo;
@@ -683,7 +686,7 @@ export class LevelDocumentStore implements DocumentStore {
     // The log up to the cut: all of it (every append so far is covered).
     const merged = doc.meta.tailCount;
     const mergedBytes = doc.meta.tailBytes;
-    const staged = await this.stageState(name, state, upTo);
+    const staged = await this.stageNewState(name, doc, state, upTo);
     const ops = staged.ops;
     for (let seq = from + 1; seq <= upTo; seq++)
       ops.push({ type: "del", key: updateKey(name, seq) });
