@@ -7,6 +7,7 @@ import { type Extension, Hocuspocus } from "@hocuspocus/server";
 import { decodeJwt } from "jose";
 import { createTokenVerifier } from "./auth/tokens.ts";
 import { ConfigError, checkConfig, type ServerConfig } from "./config.ts";
+import { ApplyOnce } from "./extensions/apply-once.ts";
 import { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import { Authentication } from "./extensions/authentication.ts";
 import { AwarenessQuery } from "./extensions/awareness-query.ts";
@@ -43,7 +44,10 @@ export interface StartOptions {
   logger?: Logger;
   /** Use this store instead of opening LevelDB under config.data (the server closes it). */
   store?: DocumentStore;
-  /** More Hocuspocus extensions, after Tandem's own. */
+  /**
+   * More Hocuspocus extensions, after Tandem's own. A beforeSync payload is valid during the
+   * hook: copy it to keep it, since the bytes are then blanked (extensions/apply-once.ts).
+   */
   extensions?: readonly Extension[];
   /** More HTTP routes, tried before the 404. */
   routes?: readonly Route[];
@@ -198,6 +202,7 @@ export async function startServer(
         logger: logger.child({ component: "history" }),
       })
     : null;
+  const applyOnce = new ApplyOnce();
   const extensions: Extension[] = [
     new FairTurns(),
     ...(metrics
@@ -218,7 +223,13 @@ export async function startServer(
       metrics,
     }),
     new DocumentSizeLimit(store, config.maxDocumentSize, logger, metrics),
-    new UpdateGuard({ ...updateLimits, maxPendingBytes: config.maxPendingBytes, logger, metrics }),
+    new UpdateGuard({
+      ...updateLimits,
+      maxPendingBytes: config.maxPendingBytes,
+      logger,
+      metrics,
+      applied: (update) => applyOnce.appliedBefore(update),
+    }),
     durability,
     new RemoteUpdates(store, logger),
     new RemotePresence(store),
@@ -230,6 +241,8 @@ export async function startServer(
     ...(options.extensions ?? []),
     // Last, with the lowest priority: counts only documents every other extension accepted.
     documentLimits,
+    // After every beforeSync (its priority is lower still): see apply-once.ts.
+    applyOnce,
   ];
   const hocuspocus = new Hocuspocus({
     name: "tandem",

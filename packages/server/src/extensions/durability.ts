@@ -156,8 +156,10 @@ export class Durability implements Extension {
 
   async beforeSync({ connection, type, payload }: beforeSyncPayload): Promise<void> {
     if (connection.readOnly) return;
+    // A copy: the gate appends it once Hocuspocus has applied it, and by then ApplyOnce has
+    // blanked the bytes Hocuspocus read. (It also lets the socket's read buffer go sooner.)
     if (type === messageYjsSyncStep2 || type === messageYjsUpdate)
-      this.gate.stage(connection, payload);
+      this.gate.stage(connection, payload.slice());
   }
 
   async afterUnloadDocument({ documentName }: afterUnloadDocumentPayload): Promise<void> {

@@ -22,6 +22,8 @@ export interface UpdateGuardOptions extends UpdateLimits {
    */
   maxPendingBytes: number;
   logger: Logger;
+  /** Told of each update the guard applied itself (ApplyOnce spares Hocuspocus the second). */
+  applied?: (update: Uint8Array) => void;
   metrics?: Metrics | null;
 }
 
@@ -77,8 +79,8 @@ type SharedType = Y.Doc["share"] extends Map<string, infer T> ? T : never;
  *   and deletions land in.
  * - Updates that throw while applied (finding 7): y-protocols catches the error and
  *   Hocuspocus acknowledges and stores the update anyway. Applying it here first, inside a
- *   try, turns the throw into a refusal. When it succeeded, Hocuspocus's own apply finds
- *   nothing new (Yjs skips structs it has) and acknowledges as usual. Yjs has no rollback: the
+ *   try, turns the throw into a refusal. When it succeeded, Hocuspocus's own apply is made
+ *   empty (apply-once.ts) and it acknowledges as usual. Yjs has no rollback: the
  *   structs integrated before the throw stay in memory (and reach peers), but are not stored.
  *
  * A refusal closes the sender's socket with 1007, logs one line, and throws, so Hocuspocus
@@ -140,6 +142,7 @@ export class UpdateGuard implements Extension {
       document.store.pendingDs = pendingBefore.ds;
       return refuse("pending_dependencies", PENDING_REASON, { pendingBytes: pendingAfter });
     }
+    this.options.applied?.(payload);
   }
 
   /** The checks that need the document; null when the update may be applied. */
