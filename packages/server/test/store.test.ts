@@ -217,6 +217,32 @@ describe("LevelDocumentStore", () => {
       expect(textOfUpdate(await reopened.read("doc"))).toBe("early bird late worm");
     });
 
+    it("folds a small growing document from memory too, since its merge would hold the event loop anyway", async () => {
+      const { store, path } = await open();
+      const live = new Y.Doc();
+      store.attachLive("doc", live);
+      let last: Uint8Array | null = null;
+      live.on("update", (u: Uint8Array) => {
+        last = u;
+      });
+      // 50 KB of text, then typing: a log far smaller than 4 times the state, unlike a rewrite.
+      live.getText("t").insert(0, "a".repeat(50_000));
+      await store.append("doc", last as unknown as Uint8Array);
+      expect(await store.compact("doc")).toMatchObject({ source: "memory", merged: 1 });
+      for (let i = 0; i < 100; i++) {
+        live.getText("t").insert(live.getText("t").length, "b");
+        await store.append("doc", last as unknown as Uint8Array);
+      }
+      const [listed] = await store.list();
+      expect(listed?.pendingUpdates).toBe(100);
+      const second = await store.compact("doc");
+      expect(second).toMatchObject({ source: "memory", merged: 100 });
+      expect(second?.bytesBefore).toBeLessThan(2 * (second?.stateBytes ?? 0));
+      await store.close();
+      const { store: reopened } = await open({}, path);
+      expect(textOfUpdate(await reopened.read("doc"))).toBe("a".repeat(50_000) + "b".repeat(100));
+    });
+
     it("reads the log again once the document is detached, or when the document is large", async () => {
       const { store } = await open();
       const live = new Y.Doc();

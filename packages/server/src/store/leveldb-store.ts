@@ -33,7 +33,7 @@ import {
 import { type Db, LevelHandle, type RecoveryEvents } from "./leveldb-handle.ts";
 import { LevelVersionStore, type LogCut } from "./leveldb-versions.ts";
 import { mergeStoredDocument } from "./merge.ts";
-import { mergeOffThread } from "./merge-worker/merge-worker.ts";
+import { MERGE_IN_PLACE_BYTES, mergeOffThread } from "./merge-worker/merge-worker.ts";
 import { type DocumentMeta, decodeMeta, emptyMeta, encodeMeta } from "./meta.ts";
 import {
   completeStates,
@@ -133,11 +133,16 @@ const SYNC = { sync: true } as const;
 
 /**
  * When a document held in memory (attachLive) is compacted from it rather than from its log:
- * when the log is mostly superseded, at least MEMORY_COMPACTION_LOG_RATIO times the state (a
- * small document rewritten many times, a map key set over and over: its log is hundreds of times
- * its size, and re-applying it falls behind under sustained writing). A document that grows
- * (typing) has a log about the size of what it added, and merging that in the merge worker
- * costs the event loop nothing; encoding in memory would run on the event loop. Encoding costs
+ * - when its merge would run on the event loop anyway, under MERGE_IN_PLACE_BYTES of state and
+ *   log (merge-worker.ts): encoding the document is a fraction of that merge, which decodes the
+ *   state, applies every entry of the log again and then encodes. Replaying automerge-paper,
+ *   those merges were 2.5% of the event loop's time and 3% of what the server allocated;
+ * - when the log is mostly superseded, at least MEMORY_COMPACTION_LOG_RATIO times the state (a
+ *   small document rewritten many times, a map key set over and over: its log is hundreds of
+ *   times its size, and re-applying it falls behind under sustained writing).
+ * A larger document that grows (typing) has a log about the size of what it added, and merging
+ * that in the merge worker costs the event loop nothing; encoding in memory would run on the
+ * event loop. Encoding costs
  * with the document's structs and content (automerge-paper's final document, 311 KB in 10,971
  * structs: 6-10 ms warm; a 5 MB text in 10,000 structs: ~40 ms), so larger documents always
  * merge in the worker. The state's size cannot tell: a document never compacted has none (the
@@ -152,7 +157,9 @@ const MEMORY_COMPACTION_MAX_LENGTH = 256 * 1024;
 
 function compactsFromMemory(meta: DocumentMeta, doc: Y.Doc): boolean {
   if (meta.stateBytes > MEMORY_COMPACTION_MAX_STATE_BYTES) return false;
-  if (meta.tailBytes < meta.stateBytes * MEMORY_COMPACTION_LOG_RATIO) return false;
+  const mergesInPlace = meta.stateBytes + meta.tailBytes < MERGE_IN_PLACE_BYTES;
+  const superseded = meta.tailBytes >= meta.stateBytes * MEMORY_COMPACTION_LOG_RATIO;
+  if (!mergesInPlace && !superseded) return false;
   let structs = 0;
   let length = 0;
   for (const list of doc.store.clients.values()) {
