@@ -109,6 +109,13 @@ const OUTCOMES: Record<string, (run: RunOf) => void> = {
       });
     }
   },
+  reconnect: (run) => {
+    for (const server of SERVERS) {
+      const r = run(server);
+      expect(r.checks).toEqual({ all_arrived: true, converged: true });
+      expect(r.metrics.storm_cpu_ms).toEqual(expect.any(Number));
+    }
+  },
   overload: (run) => {
     for (const server of SERVERS) {
       const r = run(server);

@@ -44,6 +44,13 @@ export interface LightOptions extends LightHandlers {
    * with awareness renewals every 15 s, which a light client has none of.
    */
   keepAliveMs?: number;
+  /** What the client already has, as a state vector: the server's first answer is the rest. */
+  stateVector?: Uint8Array;
+  /**
+   * What the client has and the server lacks (a reconnecting client's offline edits), sent as
+   * its answer to the server's first SyncStep1, as a provider does. Default: nothing.
+   */
+  offline?: Uint8Array;
 }
 
 const KEEP_ALIVE_MS = 15_000;
@@ -84,6 +91,7 @@ export class LightClient {
   private lastSentAt = performance.now();
   private paused = false;
   private keepAlive: NodeJS.Timeout | null = null;
+  private offlineSent = false;
 
   constructor(
     readonly protocol: Protocol,
@@ -126,7 +134,7 @@ export class LightClient {
             encoding.writeVarString(e, PROVIDER_VERSION);
           });
         }
-        this.requestSync(EMPTY_STATE_VECTOR);
+        this.requestSync(options.stateVector ?? EMPTY_STATE_VECTOR);
       });
       this.ws.on("message", (data: Buffer) => {
         const at = performance.now();
@@ -283,10 +291,15 @@ export class LightClient {
     if (type !== SYNC) return false;
     const step = decoding.readVarUint(d);
     if (step === SYNC_STEP1) {
-      // The server's state vector: this client has nothing the server lacks (its own edits
-      // are sent as updates once synced), as a fresh provider would answer.
+      // The server's state vector: the first is answered with what this client brought
+      // (options.offline), later ones with nothing (its own edits are sent as updates once
+      // synced), as a provider would answer.
       if (this.protocol === "hocuspocus") this.awaitingAck.push(-1);
-      this.sync(SYNC_STEP2, EMPTY_UPDATE);
+      this.sync(
+        SYNC_STEP2,
+        this.offlineSent ? EMPTY_UPDATE : (this.options.offline ?? EMPTY_UPDATE),
+      );
+      this.offlineSent = true;
       return false;
     }
     const payload = decoding.readVarUint8Array(d);

@@ -5,6 +5,7 @@ import { manyDocs } from "./many-docs.ts";
 import { overload } from "./overload.ts";
 import { persistence } from "./persistence.ts";
 import { presence } from "./presence.ts";
+import { reconnect } from "./reconnect.ts";
 import { scaleOut } from "./scale-out.ts";
 import { soak } from "./soak.ts";
 import { stalls } from "./stalls.ts";
@@ -35,6 +36,7 @@ export const SCENARIOS: readonly AnyScenario[] = [
   stalls,
   versions,
   largeDoc,
+  reconnect,
   overload,
 ];
 
