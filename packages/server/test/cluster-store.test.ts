@@ -291,6 +291,45 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
     expect(durable).toBeGreaterThan(150);
     expect(compactions, "compactions committed during the loads").toBeGreaterThan(10);
   });
+  it("reads a state of several slices whole, also while another instance compacts it", async () => {
+    const cluster = await newCluster();
+    const writer = await cluster.open();
+    const other = await cluster.open();
+    const reader = await cluster.open();
+    const write = itemWriter(21);
+    // About 900 KB of state: four slices of STATE_SLICE_BYTES (256 KiB), stored compressed.
+    const big = ["a", "b", "c"].map((c) => c.repeat(300_000));
+    for (const item of big) await writer.append("doc", write(item));
+    expect(await other.compact("doc")).toMatchObject({ merged: 3 });
+    expect(itemsOfStored(await reader.load("doc"))).toEqual(big);
+    reader.unload("doc");
+
+    let durable = 0;
+    let writing = true;
+    const appending = (async () => {
+      for (let n = 0; writing; n++) {
+        await writer.append("doc", write(`z${n}`));
+        durable = n + 1;
+      }
+    })();
+    let compactions = 0;
+    const compacting = (async () => {
+      while (writing) if (await other.compact("doc")) compactions++;
+    })();
+    for (let loads = 0; loads < 30 || compactions < 5; loads++) {
+      const before = durable;
+      const items = itemsOfStored(await reader.load("doc"));
+      reader.unload("doc");
+      expect(items.slice(0, 3 + before)).toEqual([
+        ...big,
+        ...Array.from({ length: before }, (_, n) => `z${n}`),
+      ]);
+    }
+    writing = false;
+    await Promise.all([appending, compacting]);
+    expect(itemsOfStored(await reader.load("doc"))).toHaveLength(3 + durable);
+  });
+
   it("a reader cut off while others compact and trim catches up from the stored state", async () => {
     const cluster = await newCluster();
     const writer = await cluster.open();

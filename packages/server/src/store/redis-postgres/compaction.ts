@@ -84,7 +84,7 @@ export async function compactDocument(
     const all = decodeEntries(raw);
     const entries = all.slice(0, context.maxEntries);
     const mergedBytes = entries.reduce((sum, e) => sum + e.update.byteLength, 0);
-    const stateBytes = row?.state.byteLength ?? 0;
+    const stateBytes = row?.stateBytes ?? 0;
     const tailBytes = all.reduce((sum, e) => sum + e.update.byteLength, 0);
     const worthIt =
       entries.length > 0 &&
@@ -93,10 +93,10 @@ export async function compactDocument(
       await client.query("ROLLBACK");
       return null;
     }
-    const { update: state } = await mergeOffThread({
-      state: row?.state ?? null,
-      updates: entries.map((e) => e.update),
-    });
+    const { update: state } = await mergeOffThread(
+      { state: null, updates: entries.map((e) => e.update) },
+      row?.stateParts,
+    );
     const newUpto = (entries.at(-1) as { id: StreamId }).id;
     const won = await commitState(client, name, upto, {
       state,

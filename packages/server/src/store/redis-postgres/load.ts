@@ -1,6 +1,7 @@
 import type { Redis } from "ioredis";
 import type { Pool } from "pg";
 import type { StoredDocument } from "../document-store.ts";
+import { joinParts } from "../state-chunks.ts";
 import {
   after,
   compareIds,
@@ -50,9 +51,12 @@ export async function loadDocument(
   const stateUpto = row?.upto ?? ZERO_ID;
   const last = entries.at(-1)?.id ?? ZERO_ID;
   return {
-    stored: { state: row?.state ?? null, updates: entries.map((e) => e.update) },
+    stored: {
+      state: row ? joinParts(row.stateParts) : null,
+      updates: entries.map((e) => e.update),
+    },
     cursor: maxId(stateUpto, last),
-    stateBytes: row?.state.byteLength ?? 0,
+    stateBytes: row?.stateBytes ?? 0,
     tailBytes: entries.reduce((sum, e) => sum + e.update.byteLength, 0),
     tailCount: entries.length,
   };

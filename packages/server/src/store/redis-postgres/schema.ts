@@ -131,7 +131,12 @@ async function currentVersion(client: PoolClient): Promise<number> {
 
 /** A document's row, as the store reads it. */
 export interface DocumentRow {
-  state: Uint8Array;
+  /**
+   * The state, in the slices it was read in (STATE_SLICE_BYTES): joinParts() makes it one
+   * update, and a merge takes them as they are (merge-worker.ts joins them in its thread).
+   */
+  stateParts: Uint8Array[];
+  stateBytes: number;
   upto: string;
   coveredBytes: number;
   coveredCount: number;
@@ -142,7 +147,7 @@ export interface DocumentRow {
 }
 
 interface RawRow {
-  state: Buffer;
+  part: Buffer;
   upto: string;
   covered_bytes: string;
   covered_count: string;
@@ -151,19 +156,41 @@ interface RawRow {
   updated_at: Date;
 }
 
-export async function readRow(
-  db: Pool | PoolClient,
-  name: string,
-  lock = "",
-): Promise<DocumentRow | null> {
+/**
+ * A state is read in slices of this size, one result row each. node-postgres receives a bytea
+ * as hex text and decodes a whole row at once on the event loop: a 10 MB state in one row held
+ * it for about 200 ms, at every load and compaction of the document. A slice costs a few ms, and
+ * other sockets are read between slices; a compaction hands the slices to the merge thread
+ * unjoined. (pg's binary results cannot help: pg-protocol decodes every field as UTF-8 text
+ * first.)
+ */
+export const STATE_SLICE_BYTES = 256 * 1024;
+
+/**
+ * Reads a document's row. One statement, so one snapshot: the slices and the rest of the row
+ * belong together even while another instance commits a compaction. `state || ''` detoasts the
+ * state once (TOAST stores a large one compressed), so each slice is cut from memory rather than
+ * decompressed again.
+ */
+export async function readRow(db: Pool | PoolClient, name: string): Promise<DocumentRow | null> {
   const result = await db.query<RawRow>(
-    `SELECT state, upto, covered_bytes, covered_count, pending_authors, created_at, updated_at FROM ${TABLE} WHERE name = $1 ${lock}`,
-    [name],
+    `WITH d AS MATERIALIZED (
+       SELECT state || ''::bytea AS state, upto, covered_bytes, covered_count, pending_authors,
+              created_at, updated_at
+       FROM ${TABLE} WHERE name = $1
+     )
+     SELECT substring(d.state FROM g FOR $2) AS part, upto, covered_bytes, covered_count,
+            pending_authors, created_at, updated_at
+     FROM d, generate_series(1, greatest(octet_length(d.state), 1), $2) AS g
+     ORDER BY g`,
+    [name, STATE_SLICE_BYTES],
   );
-  const row = result.rows[0];
+  const [row] = result.rows;
   if (!row) return null;
+  const stateParts = result.rows.map((r) => bytesOf(r.part)).filter((p) => p.byteLength > 0);
   return {
-    state: bytesOf(row.state),
+    stateParts,
+    stateBytes: stateParts.reduce((sum, part) => sum + part.byteLength, 0),
     upto: row.upto,
     coveredBytes: Number(row.covered_bytes),
     coveredCount: Number(row.covered_count),

@@ -137,10 +137,10 @@ export class ClusterVersionStore implements VersionStore {
       // Counted first: a large document merges in a thread (merge-worker.ts), which may take
       // the buffers, so that recording a version does not hold the event loop.
       const bytes = entries.reduce((sum, e) => sum + e.update.byteLength, 0);
-      const { update, failed } = await mergeOffThread({
-        state: row?.state ?? null,
-        updates: entries.map((e) => e.update),
-      });
+      const { update, failed } = await mergeOffThread(
+        { state: null, updates: entries.map((e) => e.update) },
+        row?.stateParts,
+      );
       if (failed > 0) {
         // A version of half a document would be restored one day as if it were whole.
         throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);
