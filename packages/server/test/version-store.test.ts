@@ -110,6 +110,21 @@ function contract(backend: Backend) {
     };
   }
 
+  it("reads back a large version whole (stored and read in slices or parts)", async () => {
+    const t = await setup();
+    const big = writer(99);
+    // About 900 KB: more than three 256 KiB slices (PostgreSQL) or parts (LevelDB).
+    const items = ["a", "b", "c"].map((c) => c.repeat(300_000));
+    for (const item of items) await t.store.append("doc", big(item), ALICE);
+    await t.store.compact("doc");
+    await t.store.append("doc", big("d"), ALICE);
+    const version = await must(t.versions.record("doc", { kind: "named", label: "large" }));
+    await t.restart();
+    const read = await must(t.versions.read("doc", version.id));
+    expect(itemsOf(read.update)).toEqual([...items, "d"]);
+    expect(read.info.bytes).toBeGreaterThan(900_000);
+  });
+
   it("records, lists (newest first), reads and deletes versions", async () => {
     const t = await setup();
     await t.append(ALICE);

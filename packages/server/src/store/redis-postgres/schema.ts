@@ -167,27 +167,37 @@ interface RawRow {
 export const STATE_SLICE_BYTES = 256 * 1024;
 
 /**
- * Reads a document's row. One statement, so one snapshot: the slices and the rest of the row
- * belong together even while another instance commits a compaction. `state || ''` detoasts the
- * state once (TOAST stores a large one compressed), so each slice is cut from memory rather than
- * decompressed again.
+ * A query reading the bytea `column` in slices of STATE_SLICE_BYTES (`sliceParam`), one result
+ * row per slice in order (the slice as `part`, each with `columns`). One statement, so one
+ * snapshot: the slices belong together even while another instance commits. `column || ''`
+ * detoasts the value once (TOAST stores a large one compressed), so each slice is cut from
+ * memory rather than decompressed again.
  */
+export function slicedQuery(column: string, columns: string, from: string, sliceParam: string) {
+  return `WITH d AS MATERIALIZED (SELECT ${column} || ''::bytea AS whole, ${columns} FROM ${from})
+     SELECT substring(d.whole FROM g FOR ${sliceParam}) AS part, ${columns}
+     FROM d, generate_series(1, greatest(octet_length(d.whole), 1), ${sliceParam}) AS g
+     ORDER BY g`;
+}
+
+/** The slices of a slicedQuery's rows, empty ones left out. */
+export const partsOf = (rows: readonly { part: Buffer }[]): Uint8Array[] =>
+  rows.map((row) => bytesOf(row.part)).filter((part) => part.byteLength > 0);
+
+/** Reads a document's row, its state in slices (slicedQuery). */
 export async function readRow(db: Pool | PoolClient, name: string): Promise<DocumentRow | null> {
   const result = await db.query<RawRow>(
-    `WITH d AS MATERIALIZED (
-       SELECT state || ''::bytea AS state, upto, covered_bytes, covered_count, pending_authors,
-              created_at, updated_at
-       FROM ${TABLE} WHERE name = $1
-     )
-     SELECT substring(d.state FROM g FOR $2) AS part, upto, covered_bytes, covered_count,
-            pending_authors, created_at, updated_at
-     FROM d, generate_series(1, greatest(octet_length(d.state), 1), $2) AS g
-     ORDER BY g`,
+    slicedQuery(
+      "state",
+      "upto, covered_bytes, covered_count, pending_authors, created_at, updated_at",
+      `${TABLE} WHERE name = $1`,
+      "$2",
+    ),
     [name, STATE_SLICE_BYTES],
   );
   const [row] = result.rows;
   if (!row) return null;
-  const stateParts = result.rows.map((r) => bytesOf(r.part)).filter((p) => p.byteLength > 0);
+  const stateParts = partsOf(result.rows);
   return {
     stateParts,
     stateBytes: stateParts.reduce((sum, part) => sum + part.byteLength, 0),
