@@ -88,6 +88,41 @@ function itemsOfStored(stored: { state: Uint8Array | null; updates: Uint8Array[]
   return doc.getArray<string>("items").toArray();
 }
 
+/**
+ * Appends "z0", "z1", ... to "doc" through `writer` while `compactor` compacts it in a loop, until
+ * stop(): `durable` counts the items whose append has resolved.
+ */
+function appendWhileCompacting(
+  writer: DocumentStore,
+  compactor: DocumentStore,
+  write: (item: string) => Uint8Array,
+) {
+  let durable = 0;
+  let compactions = 0;
+  let writing = true;
+  const appending = (async () => {
+    for (let n = 0; writing; n++) {
+      await writer.append("doc", write(`z${n}`));
+      durable = n + 1;
+    }
+  })();
+  const compacting = (async () => {
+    while (writing) if (await compactor.compact("doc")) compactions++;
+  })();
+  return {
+    get durable() {
+      return durable;
+    },
+    get compactions() {
+      return compactions;
+    },
+    async stop() {
+      writing = false;
+      await Promise.all([appending, compacting]);
+    },
+  };
+}
+
 describe("cluster store (Redis Streams + PostgreSQL)", () => {
   it("behaves like the LevelDB store: append, load, read, compact, sizeOf, list, delete", async () => {
     const random = seededRandom();
@@ -262,22 +297,10 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
     });
     const other = await cluster.open({ compaction: { minUpdates: 20, ratio: 0, maxUpdates: 100 } });
     const reader = await cluster.open();
-    const write = itemWriter(13);
-    let durable = 0;
-    let writing = true;
-    const appending = (async () => {
-      for (let n = 0; writing; n++) {
-        await writer.append("doc", write(`z${n}`));
-        durable = n + 1;
-      }
-    })();
-    let compactions = 0;
-    const compacting = (async () => {
-      while (writing) if (await other.compact("doc")) compactions++;
-    })();
+    const churn = appendWhileCompacting(writer, other, itemWriter(13));
     let loads = 0;
     while (loads < 150) {
-      const before = durable;
+      const before = churn.durable;
       const items = itemsOfStored(await reader.load("doc"));
       reader.unload("doc");
       const expected = Array.from({ length: before }, (_, n) => `z${n}`);
@@ -286,10 +309,9 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
       );
       loads++;
     }
-    writing = false;
-    await Promise.all([appending, compacting]);
-    expect(durable).toBeGreaterThan(150);
-    expect(compactions, "compactions committed during the loads").toBeGreaterThan(10);
+    await churn.stop();
+    expect(churn.durable).toBeGreaterThan(150);
+    expect(churn.compactions, "compactions committed during the loads").toBeGreaterThan(10);
   });
   it("reads a state of several slices whole, also while another instance compacts it", async () => {
     const cluster = await newCluster();
@@ -304,20 +326,9 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
     expect(itemsOfStored(await reader.load("doc"))).toEqual(big);
     reader.unload("doc");
 
-    let durable = 0;
-    let writing = true;
-    const appending = (async () => {
-      for (let n = 0; writing; n++) {
-        await writer.append("doc", write(`z${n}`));
-        durable = n + 1;
-      }
-    })();
-    let compactions = 0;
-    const compacting = (async () => {
-      while (writing) if (await other.compact("doc")) compactions++;
-    })();
-    for (let loads = 0; loads < 30 || compactions < 5; loads++) {
-      const before = durable;
+    const churn = appendWhileCompacting(writer, other, write);
+    for (let loads = 0; loads < 30 || churn.compactions < 5; loads++) {
+      const before = churn.durable;
       const items = itemsOfStored(await reader.load("doc"));
       reader.unload("doc");
       expect(items.slice(0, 3 + before)).toEqual([
@@ -325,9 +336,8 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
         ...Array.from({ length: before }, (_, n) => `z${n}`),
       ]);
     }
-    writing = false;
-    await Promise.all([appending, compacting]);
-    expect(itemsOfStored(await reader.load("doc"))).toHaveLength(3 + durable);
+    await churn.stop();
+    expect(itemsOfStored(await reader.load("doc"))).toHaveLength(3 + churn.durable);
   });
 
   it("a reader cut off while others compact and trim catches up from the stored state", async () => {

@@ -24,10 +24,7 @@ type Hook = (payload: unknown) => unknown;
  */
 export function guardHooks(extension: Extension, logger: Logger): Extension {
   const name = extension.extensionName ?? extension.constructor?.name ?? "extension";
-  const guarded: Record<string, unknown> = {
-    extensionName: extension.extensionName,
-    priority: extension.priority,
-  };
+  const guarded: Record<string, unknown> = { extensionName: name, priority: extension.priority };
   for (const hook of methodNames(extension)) {
     const original = (extension as unknown as Record<string, Hook>)[hook] as Hook;
     guarded[hook] = FIRE_AND_FORGET.has(hook)
