@@ -48,7 +48,9 @@ const OUTCOMES: Record<string, (run: RunOf) => void> = {
         all_acknowledged: true,
         restored_if_persistent: true,
         trace_matches: true,
+        trace_restored: true,
       });
+      expect(r.metrics.trace_cold_sync_ms).toEqual(expect.any(Number));
       expect(r.metrics.restored).toBe(1);
     }
   },
