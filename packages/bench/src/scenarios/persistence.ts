@@ -200,19 +200,12 @@ export const persistence = defineScenario({
       const t0 = now();
       await target.restart("graceful");
       metrics.restart_ms = Math.round(now() - t0);
-      // Until the client has the whole document, not just the first sync: the y-websocket
-      // server answers a sync before its LevelDB load finishes and sends the content after.
-      const coldLoad = async (name: string): Promise<number | null> => {
-        const t1 = now();
-        const [reader] = await connectClients(target, 1, () => name, { awareness: false });
-        const restored = await until(() => reader?.doc.getText("text").length === n, 10_000, 1);
-        const ms = restored ? round1(now() - t1) : null;
-        reader?.destroy();
-        return ms;
-      };
-      metrics.cold_sync_ms = await coldLoad(docName);
+      const written = "x".repeat(n);
+      metrics.cold_sync_ms = await coldLoad(target, docName, written, 10_000);
       const restored = metrics.cold_sync_ms !== null;
-      metrics.burst_cold_sync_ms = burstDone ? await coldLoad(burstName) : null;
+      metrics.burst_cold_sync_ms = burstDone
+        ? await coldLoad(target, burstName, written, 10_000)
+        : null;
       metrics.restored = restored ? 1 : 0;
       checks.restored_if_persistent = restored || target.persistent === false;
       if (!target.persistent)
@@ -258,21 +251,37 @@ export const persistence = defineScenario({
     metrics.trace_cold_sync_ms = null;
     if (target.managed && target.persistent !== false && replay.match) {
       await target.restart("graceful");
-      const t1 = now();
-      const [reader] = await connectClients(target, 1, () => `${docPrefix}trace`, {
-        awareness: false,
-      });
-      const text = reader?.doc.getText("text");
-      // The length while waiting (cheap to poll), the text once it is all there.
-      const loaded = await until(() => text?.length === trace.endContent.length, 60_000, 1);
-      const ms = now() - t1;
-      checks.trace_restored = loaded && text?.toString() === trace.endContent;
-      if (checks.trace_restored) metrics.trace_cold_sync_ms = round1(ms);
-      reader?.destroy();
+      const name = `${docPrefix}trace`;
+      metrics.trace_cold_sync_ms = await coldLoad(target, name, trace.endContent, 60_000);
+      checks.trace_restored = metrics.trace_cold_sync_ms !== null;
     }
     return { metrics, checks, notes };
   },
 });
+
+/**
+ * Times a new client's cold load of `name` until its text is `expected`: all of it, not just the
+ * first sync (the y-websocket server answers a sync before its LevelDB load finishes and sends
+ * the content after). Null if it does not get there within `timeoutMs`.
+ */
+async function coldLoad(
+  target: Target,
+  name: string,
+  expected: string,
+  timeoutMs: number,
+): Promise<number | null> {
+  const start = now();
+  const [reader] = await connectClients(target, 1, () => name, { awareness: false });
+  try {
+    const text = reader?.doc.getText("text");
+    // The length while waiting (cheap to poll), the text once it is all there.
+    const loaded = await until(() => text?.length === expected.length, timeoutMs, 1);
+    const ms = now() - start;
+    return loaded && text?.toString() === expected ? round1(ms) : null;
+  } finally {
+    reader?.destroy();
+  }
+}
 
 /**
  * Sends `count` one-character updates into a new document as fast as one client may (a window

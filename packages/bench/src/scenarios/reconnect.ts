@@ -143,7 +143,7 @@ async function seed(
   const doc = new Y.Doc();
   doc.getText("text").insert(0, textPool(chars));
   const base = Y.encodeStateAsUpdate(doc);
-  const writer = await openLight(target.adapter.protocol, target.url, docName);
+  const writer = await openLight(target.protocol, target.url, docName);
   try {
     writer.send(base);
     await writer.settled();
@@ -192,6 +192,6 @@ async function openAll(
   options: (index: number) => { stateVector: Uint8Array; offline?: Uint8Array },
 ): Promise<void> {
   await pool(count, 50, async (i) => {
-    into.push(await openLight(target.adapter.protocol, target.url, docName, options(i)));
+    into.push(await openLight(target.protocol, target.url, docName, options(i)));
   });
 }
