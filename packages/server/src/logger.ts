@@ -1,5 +1,6 @@
+import { createRequire } from "node:module";
 import { type Logger, pino } from "pino";
-import pretty from "pino-pretty";
+import type PinoPretty from "pino-pretty";
 import type { ServerConfig } from "./config.ts";
 
 export type { Logger };
@@ -24,6 +25,14 @@ export function createLogger(
     options,
     stream === process.stdout ? pino.destination({ fd: 1, sync: true }) : stream,
   );
+}
+
+/**
+ * pino-pretty, loaded when a readable log is asked for: a server logging JSON (in production, or
+ * under a supervisor) never needs it, and loading it cost every start about 30 ms.
+ */
+function pretty(options: PinoPretty.PrettyOptions): PinoPretty.PrettyStream {
+  return (createRequire(import.meta.url)("pino-pretty") as typeof PinoPretty)(options);
 }
 
 /** A logger that drops everything, for embedding and tests that do not read logs. */

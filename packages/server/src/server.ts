@@ -36,8 +36,7 @@ import { MAX_TIMEOUT_MS } from "./long-timeout.ts";
 import { Metrics } from "./metrics/registry.ts";
 import type { CompactionResult, DocumentStore } from "./store/document-store.ts";
 import { LevelDocumentStore } from "./store/leveldb-store.ts";
-import { UnsafeEngineError } from "./store/redis-postgres/engine-checks.ts";
-import { RedisPostgresStore } from "./store/redis-postgres/redis-postgres-store.ts";
+import { openClusterStore } from "./store/open-cluster.ts";
 import { WebSocketGateway } from "./websocket-gateway.ts";
 
 export interface StartOptions {
@@ -105,36 +104,30 @@ export async function openStore(
       : {}),
   };
   if (config.redisUrl !== "") {
-    try {
-      return await RedisPostgresStore.open({
-        redisUrl: config.redisUrl,
-        postgresUrl: config.postgresUrl,
-        fsync: config.fsync,
-        compaction,
-        events: {
-          ...events,
-          statusChanged: (status) =>
-            status.ready
-              ? log.info("Redis and PostgreSQL reachable again")
-              : log.error({ reason: status.reason }, "store not ready"),
-          readFailed: (err) => log.warn({ err }, "reading document streams failed; retrying"),
-          appendsHeld: (err) =>
-            log.error(
-              { err },
-              "Redis did not take an append: acknowledgements are held and appends retried until it does",
-            ),
-          appendsResumed: (heldMs, attempts) =>
-            log.warn(
-              { heldMs: Math.round(heldMs), attempts },
-              "Redis takes appends again: held appends stored, acknowledgements resume",
-            ),
-        },
-      });
-    } catch (error) {
-      // A setting of Redis that would lose acknowledged edits is the operator's to change.
-      if (error instanceof UnsafeEngineError) throw new ConfigError(error.message);
-      throw error;
-    }
+    return openClusterStore({
+      redisUrl: config.redisUrl,
+      postgresUrl: config.postgresUrl,
+      fsync: config.fsync,
+      compaction,
+      events: {
+        ...events,
+        statusChanged: (status) =>
+          status.ready
+            ? log.info("Redis and PostgreSQL reachable again")
+            : log.error({ reason: status.reason }, "store not ready"),
+        readFailed: (err) => log.warn({ err }, "reading document streams failed; retrying"),
+        appendsHeld: (err) =>
+          log.error(
+            { err },
+            "Redis did not take an append: acknowledgements are held and appends retried until it does",
+          ),
+        appendsResumed: (heldMs, attempts) =>
+          log.warn(
+            { heldMs: Math.round(heldMs), attempts },
+            "Redis takes appends again: held appends stored, acknowledgements resume",
+          ),
+      },
+    });
   }
   return LevelDocumentStore.open({
     path: resolve(config.data),

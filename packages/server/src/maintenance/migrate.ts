@@ -5,8 +5,8 @@ import * as Y from "yjs";
 import { ConfigError } from "../config.ts";
 import type { DocumentStore } from "../store/document-store.ts";
 import { LevelDocumentStore } from "../store/leveldb-store.ts";
-import { UnsafeEngineError } from "../store/redis-postgres/engine-checks.ts";
-import { RedisPostgresStore, redactUrl } from "../store/redis-postgres/redis-postgres-store.ts";
+import { openClusterStore } from "../store/open-cluster.ts";
+import { redactUrl } from "../store/redis-postgres/redact-url.ts";
 
 export const MIGRATE_USAGE = `Usage: tandem migrate SOURCE TARGET [--merge]
 
@@ -150,18 +150,13 @@ async function openPlace(
       throw error;
     }
   }
-  try {
-    return await RedisPostgresStore.open({
-      redisUrl: place.redis,
-      postgresUrl: place.postgres,
-      fsync: false,
-      compaction: NO_AUTO_COMPACTION,
-      events: { loadFailedEntries: onPartial },
-    });
-  } catch (error) {
-    if (error instanceof UnsafeEngineError) throw new ConfigError(error.message);
-    throw error;
-  }
+  return openClusterStore({
+    redisUrl: place.redis,
+    postgresUrl: place.postgres,
+    fsync: false,
+    compaction: NO_AUTO_COMPACTION,
+    events: { loadFailedEntries: onPartial },
+  });
 }
 
 /** Whether `target` holds everything `source` does (every client's updates up to its clock). */

@@ -24,6 +24,7 @@ import { DEFAULT_PREFIX, type KeyScheme, keyScheme, minId, type StreamId } from 
 import { listDocuments } from "./list.ts";
 import { type Loaded, loadDocument } from "./load.ts";
 import { PresenceRelay } from "./presence-relay.ts";
+import { redactUrl } from "./redact-url.ts";
 import { migrate, TABLE } from "./schema.ts";
 import { StreamWatcher } from "./stream-watcher.ts";
 import { ClusterVersionStore } from "./versions.ts";
@@ -78,17 +79,6 @@ const HEALTH_INTERVAL_MS = 2000;
 const RECONNECT_MAX_MS = 500;
 /** How long a load waits for an engine that is away before it fails. */
 const LOAD_WAIT_MS = 30_000;
-
-/** Hides a password in a URL for messages and logs. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = "***";
-    return parsed.toString();
-  } catch {
-    return url;
-  }
-}
 
 /**
  * The store of several Tandem instances: a Redis Stream per document is the shared durable log
