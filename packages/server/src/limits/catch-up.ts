@@ -41,13 +41,14 @@ interface Missed {
  * never dropped: a client that asks for more than it reads is still closed by the limit.
  */
 export class CatchUp {
-  private readonly missed = new Map<string, Missed>();
+  /** Per address, what was dropped. Made on the first drop: most sockets never fall behind. */
+  private missed: Map<string, Missed> | undefined;
 
   constructor(private readonly documentOf: DocumentOf) {}
 
   /** Whether anything was dropped since the last catch-up. */
   get behind(): boolean {
-    return this.missed.size > 0;
+    return this.missed !== undefined && this.missed.size > 0;
   }
 
   /**
@@ -71,10 +72,12 @@ export class CatchUp {
     const document = this.documentOf(address);
     // Without the document there is nothing to catch up from.
     if (!document) return false;
-    let missed = this.missed.get(address);
+    if (!this.missed) this.missed = new Map();
+    const dropped = this.missed;
+    let missed = dropped.get(address);
     if (!missed) {
       missed = { updates: null, awareness: false };
-      this.missed.set(address, missed);
+      dropped.set(address, missed);
     }
     if (type === MessageType.Awareness) {
       missed.awareness = true;
@@ -87,6 +90,7 @@ export class CatchUp {
   /** The messages that bring the client up to date, in order; forgets what was dropped. */
   frames(): Uint8Array[] {
     const frames: Uint8Array[] = [];
+    if (!this.missed) return frames;
     for (const [address, missed] of this.missed) {
       const document = this.documentOf(address);
       if (!document) continue;
@@ -106,7 +110,7 @@ export class CatchUp {
         );
       }
     }
-    this.missed.clear();
+    this.missed = undefined;
     return frames;
   }
 }
