@@ -94,13 +94,15 @@ export function readAuthors(decoder: decoding.Decoder): Author[] {
  * restart, an unload, the bound) just writes an author again, and readers merge duplicates.
  */
 export class AuthorsSeen {
-  private seen = new Set<string>();
+  /** None until an author writes: an empty Set costs about 160 bytes on every open document. */
+  private seen: Set<string> | undefined;
 
   constructor(private readonly bound = 1000) {}
 
   /** True when the author must be written with this update (not written since the last reset). */
   first(author: Author): boolean {
     const key = authorKey(author);
+    if (!this.seen) this.seen = new Set();
     if (this.seen.has(key)) return false;
     if (this.seen.size >= this.bound) this.seen.clear();
     this.seen.add(key);
@@ -109,6 +111,6 @@ export class AuthorsSeen {
 
   /** A version was cut: every author must be written again with their next update. */
   reset(): void {
-    this.seen = new Set();
+    this.seen = undefined;
   }
 }
