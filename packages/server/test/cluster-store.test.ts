@@ -251,16 +251,22 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
     );
 
     // A stale compactor (read the old upto, commits late) is refused by the compare-and-set.
-    const { commitState } = await import("../src/store/redis-postgres/schema.ts");
-    const pool = new pg.Pool({ connectionString: cluster.postgresUrl });
-    const won = await commitState(pool, "doc", staleUpto, {
-      state: Y.encodeStateAsUpdate(new Y.Doc()),
+    // Its state is large enough to be staged in slices (stageBytes), as a large one would be.
+    const { commitState, stageBytes } = await import("../src/store/redis-postgres/schema.ts");
+    const stale = new pg.Client({ connectionString: cluster.postgresUrl });
+    await stale.connect();
+    await stale.query("BEGIN");
+    const large = new Y.Doc();
+    large.getText("t").insert(0, "z".repeat(700_000));
+    const won = await commitState(stale as pg.PoolClient, "doc", staleUpto, {
+      state: await stageBytes(stale as pg.PoolClient, Y.encodeStateAsUpdate(large)),
       upto: "1-0",
       coveredBytes: 0,
       coveredCount: 0,
       pendingAuthors: new Uint8Array(),
     });
-    await pool.end();
+    await stale.query("ROLLBACK");
+    await stale.end();
     expect(won).toBe(false);
     expect(itemsOf(await store.read("doc"))).toEqual(expected);
   });

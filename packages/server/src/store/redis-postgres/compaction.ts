@@ -13,7 +13,7 @@ import {
   type StreamId,
   ZERO_ID,
 } from "./keys.ts";
-import { checkout, commitState, LOCK_NAMESPACE, pendingOf, readRow } from "./schema.ts";
+import { checkout, commitState, LOCK_NAMESPACE, pendingOf, readRow, stageBytes } from "./schema.ts";
 
 /**
  * Folds a document's stream into its PostgreSQL state. Any instance may run it at any time:
@@ -99,7 +99,7 @@ export async function compactDocument(
     );
     const newUpto = (entries.at(-1) as { id: StreamId }).id;
     const won = await commitState(client, name, upto, {
-      state,
+      state: await stageBytes(client, state),
       upto: newUpto,
       coveredBytes: (row?.coveredBytes ?? 0) + mergedBytes,
       coveredCount: (row?.coveredCount ?? 0) + entries.length,

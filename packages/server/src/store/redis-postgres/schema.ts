@@ -27,6 +27,9 @@ import type { Author } from "../document-store.ts";
  *
  *   tandem_schema    the schema version (one row); a newer version is refused with a clear error
  *
+ *   tandem_staged_slices  a temporary table of each session (not part of the schema): a large
+ *                    state or snapshot on its way in, in slices (stageBytes)
+ *
  * Migrations run in one transaction under an advisory lock, so instances starting together apply
  * each one once.
  */
@@ -238,17 +241,65 @@ export async function readUpto(db: Pool | PoolClient, name: string): Promise<str
   return result.rows[0]?.upto ?? null;
 }
 
+/** Where a large value waits in slices for the statement that writes it (stageBytes). */
+const STAGED = "tandem_staged_slices";
+
+/** A value ready for a statement that writes it with stagedSql: inline, or staged in slices. */
+export interface StagedBytes {
+  /** The value itself, or null when it is staged. */
+  readonly inline: Buffer | null;
+  readonly byteLength: number;
+}
+
+/**
+ * Readies `bytes` for a statement of this transaction that writes it (stagedSql). A value larger
+ * than a slice is sent in slices, one INSERT each, into a temporary table of the session:
+ * node-postgres copies all of a query's parameters into one buffer on the event loop, and a
+ * 10 MB state written as one parameter held it for 38 ms (the copy) plus the socket write, at
+ * every compaction and version of the document. The statement reads the slices back joined, on
+ * the server. Runs inside a transaction on one client: the slices are that session's and go at
+ * commit or rollback (ON COMMIT DELETE ROWS). A later stageBytes in the same transaction replaces
+ * them.
+ */
+export async function stageBytes(client: PoolClient, bytes: Uint8Array): Promise<StagedBytes> {
+  if (bytes.byteLength <= STATE_SLICE_BYTES) {
+    return { inline: byteaOf(bytes), byteLength: bytes.byteLength };
+  }
+  await client.query(
+    `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGED} (i integer PRIMARY KEY, part bytea NOT NULL)
+     ON COMMIT DELETE ROWS`,
+  );
+  await client.query(`DELETE FROM ${STAGED}`);
+  for (let i = 0, at = 0; at < bytes.byteLength; i++, at += STATE_SLICE_BYTES) {
+    await client.query(`INSERT INTO ${STAGED} (i, part) VALUES ($1, $2)`, [
+      i,
+      byteaOf(bytes.subarray(at, at + STATE_SLICE_BYTES)),
+    ]);
+  }
+  return { inline: null, byteLength: bytes.byteLength };
+}
+
+/**
+ * The SQL of a StagedBytes value whose `inline` is the parameter `param` ("$2"): that parameter,
+ * or the staged slices joined (the parameter, then null, stays in the statement for its number).
+ */
+export const stagedSql = (value: StagedBytes, param: string): string =>
+  value.inline
+    ? param
+    : `COALESCE(${param}::bytea, (SELECT string_agg(part, ''::bytea ORDER BY i) FROM ${STAGED}))`;
+
 /**
  * The compare-and-set at the heart of compaction: writes the new state only if the row still
  * covers `expectedUpto` (ZERO_ID-like "0-0" for "no row yet"). Returns false when another
- * compactor got there first; then nothing was written.
+ * compactor got there first; then nothing was written. Runs in a transaction on `db` (the state
+ * may be staged there: stageBytes).
  */
 export async function commitState(
-  db: Pool | PoolClient,
+  db: PoolClient,
   name: string,
   expectedUpto: string,
   next: {
-    state: Uint8Array;
+    state: StagedBytes;
     upto: string;
     coveredBytes: number;
     coveredCount: number;
@@ -258,7 +309,7 @@ export async function commitState(
 ): Promise<boolean> {
   const result = await db.query(
     `INSERT INTO ${TABLE} (name, state, upto, covered_bytes, covered_count, pending_authors)
-     VALUES ($1, $2, $3, $4, $5, $7)
+     VALUES ($1, ${stagedSql(next.state, "$2")}, $3, $4, $5, $7)
      ON CONFLICT (name) DO UPDATE SET
        state = EXCLUDED.state, upto = EXCLUDED.upto, covered_bytes = EXCLUDED.covered_bytes,
        covered_count = EXCLUDED.covered_count, pending_authors = EXCLUDED.pending_authors,
@@ -266,7 +317,7 @@ export async function commitState(
      WHERE ${TABLE}.upto = $6`,
     [
       name,
-      byteaOf(next.state),
+      next.state.inline,
       next.upto,
       next.coveredBytes,
       next.coveredCount,

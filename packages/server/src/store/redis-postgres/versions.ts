@@ -32,6 +32,8 @@ import {
   readRow,
   STATE_SLICE_BYTES,
   slicedQuery,
+  stageBytes,
+  stagedSql,
   TABLE,
   VERSIONS_TABLE,
 } from "./schema.ts";
@@ -150,10 +152,12 @@ export class ClusterVersionStore implements VersionStore {
         throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);
       }
       const noAuthors = encodeAuthors([]);
+      // The snapshot, and the state too when it is written: one staging for both.
+      const staged = await stageBytes(client, update);
       if (entries.length > 0) {
         // The merge is done anyway: it becomes the state (a compaction up to the version).
         const won = await commitState(client, name, upto, {
-          state: update,
+          state: staged,
           upto: covered,
           coveredBytes: (row?.coveredBytes ?? 0) + bytes,
           coveredCount: (row?.coveredCount ?? 0) + entries.length,
@@ -177,7 +181,7 @@ export class ClusterVersionStore implements VersionStore {
       };
       await client.query(
         `INSERT INTO ${VERSIONS} (name, id, time_ms, kind, label, authors, upto, bytes, snapshot)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, ${stagedSql(staged, "$9")})`,
         [
           name,
           id,
@@ -187,7 +191,7 @@ export class ClusterVersionStore implements VersionStore {
           byteaOf(encodeAuthors(info.authors)),
           covered,
           info.bytes,
-          byteaOf(update),
+          staged.inline,
         ],
       );
       await client.query("COMMIT");
