@@ -45,7 +45,10 @@ export interface StartOptions {
   store?: DocumentStore;
   /**
    * More Hocuspocus extensions, after Tandem's own. A beforeSync payload is valid during the
-   * hook: copy it to keep it, since the bytes are then blanked (extensions/apply-once.ts).
+   * hook: copy it to keep it, since the bytes are then blanked (extensions/apply-once.ts). A
+   * hook's `request` is not a fetch Request: its `url` is the request target as the client sent
+   * it (`/?token=…`, as Node's IncomingMessage.url) unless that needs the absolute form, so read
+   * the query from `requestParameters` (or resolve the URL against a base).
    */
   extensions?: readonly Extension[];
   /** More HTTP routes, tried before the 404. */

@@ -1,5 +1,11 @@
 import type { Extension, onChangePayload, onConnectPayload } from "@hocuspocus/server";
-import { connectClient, startTestServer, type TestClient, type TestServer } from "@tandem/testkit";
+import {
+  connectClient,
+  startTestServer,
+  type TestClient,
+  type TestServer,
+  textOfUpdate,
+} from "@tandem/testkit";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /** An embedder's extension that notes what its hooks are told of the socket's request. */
@@ -48,5 +54,23 @@ describe("what an embedder's hooks see of a socket's request (socket-session.ts)
     expect(notes.connectTeam).toBe("blue sky");
     expect(notes.changeTeams).toEqual(["blue sky", "blue sky"]);
     expect(notes.host).toBe(new URL(server.url).host);
+  });
+
+  it("a query Hocuspocus cannot read from the target alone (a URL in it, a second '?') comes whole", async () => {
+    for (const [query, team] of [
+      ["next=https://app.example/x&team=red", "red"],
+      ["back=/a?b=1&team=green", "green"],
+    ] as const) {
+      notes.changeTeams = [];
+      const name = `asked-${team}`;
+      const client = connectClient(`${server.url}/?${query}`, name);
+      clients.push(client);
+      client.doc.getText("t").insert(0, team);
+      await client.stored();
+      expect(textOfUpdate(await server.store.read(name))).toBe(team);
+      expect(notes.connectTeam).toBe(team);
+      expect(notes.changeTeams).toEqual([team]);
+      expect(new URL(notes.url).search).toBe(`?${query}`);
+    }
   });
 });
