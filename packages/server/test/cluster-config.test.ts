@@ -7,11 +7,13 @@ import {
   startRedis,
   startTestServer,
 } from "@tandem/testkit";
+import pg from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 /**
  * Cluster settings the CLI refuses, with exit code 2 and one line saying what to change: one URL
- * without the other, and Redis settings under which acknowledged edits could be lost.
+ * without the other, Redis settings under which acknowledged edits could be lost, and a
+ * PostgreSQL role that may not create the temporary table large documents are written through.
  */
 
 const CLI = fileURLToPath(new URL("../bin/tandem.mjs", import.meta.url));
@@ -56,6 +58,26 @@ describe("cluster configuration", () => {
       expect(run.status).toBe(2);
       expect(run.lines).toEqual([together]);
     }
+  });
+
+  it("refuses a PostgreSQL role that may not create temporary tables (large documents are written through one)", async () => {
+    const admin = new pg.Client({ connectionString: postgresUrl });
+    await admin.connect();
+    try {
+      await admin.query("CREATE ROLE tandem_no_temp LOGIN");
+      await admin.query("CREATE DATABASE no_temp OWNER tandem_no_temp");
+      await admin.query("REVOKE TEMPORARY ON DATABASE no_temp FROM PUBLIC, tandem_no_temp");
+    } finally {
+      await admin.end();
+    }
+    const url = new URL(postgresUrl);
+    url.username = "tandem_no_temp";
+    url.pathname = "/no_temp";
+    const run = serve("--redis-url", safe.url, "--postgres-url", url.href);
+    expect(run.status).toBe(2);
+    expect(run.lines).toEqual([
+      `tandem: PostgreSQL at ${url.href} does not let this role create temporary tables, which Tandem uses to write large documents in slices: GRANT TEMPORARY ON DATABASE <database> TO <role>`,
+    ]);
   });
 
   it("refuses Redis without an append-only file", () => {

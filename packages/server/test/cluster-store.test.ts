@@ -255,18 +255,22 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
     const { commitState, stageBytes } = await import("../src/store/redis-postgres/schema.ts");
     const stale = new pg.Client({ connectionString: cluster.postgresUrl });
     await stale.connect();
-    await stale.query("BEGIN");
-    const large = new Y.Doc();
-    large.getText("t").insert(0, "z".repeat(700_000));
-    const won = await commitState(stale as pg.PoolClient, "doc", staleUpto, {
-      state: await stageBytes(stale as pg.PoolClient, Y.encodeStateAsUpdate(large)),
-      upto: "1-0",
-      coveredBytes: 0,
-      coveredCount: 0,
-      pendingAuthors: new Uint8Array(),
-    });
-    await stale.query("ROLLBACK");
-    await stale.end();
+    let won: boolean;
+    try {
+      await stale.query("BEGIN");
+      const large = new Y.Doc();
+      large.getText("t").insert(0, "z".repeat(700_000));
+      won = await commitState(stale as pg.PoolClient, "doc", staleUpto, {
+        state: await stageBytes(stale as pg.PoolClient, Y.encodeStateAsUpdate(large)),
+        upto: "1-0",
+        coveredBytes: 0,
+        coveredCount: 0,
+        pendingAuthors: new Uint8Array(),
+      });
+      await stale.query("ROLLBACK");
+    } finally {
+      await stale.end();
+    }
     expect(won).toBe(false);
     expect(itemsOf(await store.read("doc"))).toEqual(expected);
   });

@@ -1,4 +1,5 @@
 import type { Redis } from "ioredis";
+import type { Pool } from "pg";
 import { isPassing } from "./append-batcher.ts";
 
 /**
@@ -73,4 +74,20 @@ export function isEngineAway(error: unknown): boolean {
     : null;
   if (sqlState !== null) return sqlState.startsWith("08") || sqlState.startsWith("57P");
   return error.name === "Error" || error.name === "MaxRetriesPerRequestError";
+}
+
+/**
+ * PostgreSQL must let Tandem's role create temporary tables: a large state or snapshot is
+ * written in slices through one (schema.ts, stageBytes). Without it every compaction and version
+ * of a document over 256 KiB would fail, and its stream grow, long after a clean start.
+ */
+export async function checkPostgres(pool: Pool, where: string): Promise<void> {
+  const result = await pool.query<{ temporary: boolean }>(
+    "SELECT has_database_privilege(current_database(), 'TEMPORARY') AS temporary",
+  );
+  if (result.rows[0]?.temporary !== true) {
+    throw new UnsafeEngineError(
+      `PostgreSQL at ${where} does not let this role create temporary tables, which Tandem uses to write large documents in slices: GRANT TEMPORARY ON DATABASE <database> TO <role>`,
+    );
+  }
 }

@@ -19,7 +19,7 @@ import { mergeStoredDocument } from "../merge.ts";
 import { AppendBatcher, type Committed } from "./append-batcher.ts";
 import { type CompactionContext, compactDocument } from "./compaction.ts";
 import { deleteDocument } from "./delete.ts";
-import { checkRedis, isEngineAway } from "./engine-checks.ts";
+import { checkPostgres, checkRedis, isEngineAway } from "./engine-checks.ts";
 import { DEFAULT_PREFIX, type KeyScheme, keyScheme, minId, type StreamId } from "./keys.ts";
 import { listDocuments } from "./list.ts";
 import { type Loaded, loadDocument } from "./load.ts";
@@ -256,6 +256,7 @@ export class RedisPostgresStore implements DocumentStore {
           `cannot use PostgreSQL at ${redactUrl(options.postgresUrl)}: ${error.message}`,
         );
       });
+      await checkPostgres(pool, redactUrl(options.postgresUrl));
     } catch (error) {
       redis.disconnect();
       reader.disconnect();

@@ -242,7 +242,7 @@ export async function readUpto(db: Pool | PoolClient, name: string): Promise<str
 }
 
 /** Where a large value waits in slices for the statement that writes it (stageBytes). */
-const STAGED = "tandem_staged_slices";
+const STAGED = "pg_temp.tandem_staged_slices";
 
 /** A value ready for a statement that writes it with stagedSql: inline, or staged in slices. */
 export interface StagedBytes {
@@ -266,7 +266,7 @@ export async function stageBytes(client: PoolClient, bytes: Uint8Array): Promise
     return { inline: byteaOf(bytes), byteLength: bytes.byteLength };
   }
   await client.query(
-    `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGED} (i integer PRIMARY KEY, part bytea NOT NULL)
+    `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGED} (i integer NOT NULL, part bytea NOT NULL)
      ON COMMIT DELETE ROWS`,
   );
   await client.query(`DELETE FROM ${STAGED}`);
