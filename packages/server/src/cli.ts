@@ -151,20 +151,9 @@ async function serve(config: ServerConfig, logger: Logger): Promise<number> {
     logger.fatal({ err: error }, "could not start");
     return 1;
   }
-  logger.info(
-    {
-      url: server.url,
-      http: server.httpUrl,
-      metrics: server.metricsUrl,
-      data: config.data,
-      fsync: config.fsync,
-    },
-    `listening on ${server.url}`,
-  );
-  if (config.staticDir)
-    logger.info({ open: `${server.httpUrl}/` }, `open ${server.httpUrl}/ in a browser`);
-
-  return new Promise<number>((resolveExit) => {
+  // The signal handlers go in before "listening" is logged: until a process handles SIGTERM,
+  // SIGTERM kills it at once, and a supervisor (or a test) may send it as soon as it reads that.
+  const exited = new Promise<number>((resolveExit) => {
     const shutdown = (signal: NodeJS.Signals) => {
       logger.info({ signal }, "shutting down");
       const timer = setTimeout(() => {
@@ -187,4 +176,18 @@ async function serve(config: ServerConfig, logger: Logger): Promise<number> {
     process.once("SIGTERM", shutdown);
     process.once("SIGINT", shutdown);
   });
+  logger.info(
+    {
+      url: server.url,
+      http: server.httpUrl,
+      metrics: server.metricsUrl,
+      data: config.data,
+      fsync: config.fsync,
+    },
+    `listening on ${server.url}`,
+  );
+  if (config.staticDir)
+    logger.info({ open: `${server.httpUrl}/` }, `open ${server.httpUrl}/ in a browser`);
+
+  return exited;
 }

@@ -47,7 +47,8 @@ async function serveOnce(name: string, ...flags: string[]): Promise<Run> {
   });
   let gone = false;
   const exited = new Promise<number | null>((resolve) =>
-    child.on("exit", (code) => {
+    // "close", not "exit": the probe's line may still be in the stderr pipe when the process exits.
+    child.on("close", (code) => {
       gone = true;
       resolve(code);
     }),
