@@ -288,10 +288,8 @@ function socketRequest(request: IncomingMessage): SocketRequest {
  */
 function hookUrl(request: IncomingMessage): string {
   const target = request.url ?? "/";
-  const query = target.indexOf("?");
-  const simple =
-    target.startsWith("/") && !target.includes("://") && target.indexOf("?", query + 1) === -1;
-  if (simple) return target;
+  const oneQuery = target.indexOf("?") === target.lastIndexOf("?");
+  if (target.startsWith("/") && !target.includes("://") && oneQuery) return target;
   try {
     return new URL(target, `http://${request.headers.host ?? "localhost"}`).href;
   } catch {

@@ -40,10 +40,14 @@ export interface InboundWindowEvents {
 
 export class InboundWindow {
   /**
-   * Per address, the cost of each unanswered update, oldest first; none while every update is
-   * answered (an empty Map costs about 220 bytes on every open socket, and most sockets are idle).
+   * Per address, the cost of each unanswered update, oldest first. None on a socket that only
+   * did its sync handshake (its SyncStep2 is answered at once), since an empty Map costs about
+   * 220 bytes on every open socket and most sockets are idle; kept once a socket writes updates,
+   * so a writer does not make a new one for each.
    */
   private unanswered: Map<string, number[]> | undefined;
+  /** The socket sent an update (not only a SyncStep2): its map stays. */
+  private writes = false;
   private bytes = 0;
   private isPaused = false;
   private stopped = false;
@@ -79,6 +83,7 @@ export class InboundWindow {
   received(head: FrameHead | null, length: number): void {
     if (this.stopped || !head || !isUpdate(head)) return;
     const cost = length + MESSAGE_OVERHEAD_BYTES;
+    if (head.step === messageYjsUpdate) this.writes = true;
     if (!this.unanswered) this.unanswered = new Map();
     const unanswered = this.unanswered;
     const queue = unanswered.get(head.address);
@@ -118,7 +123,7 @@ export class InboundWindow {
 
   private forget(unanswered: Map<string, number[]>, address: string): void {
     unanswered.delete(address);
-    if (unanswered.size === 0) this.unanswered = undefined;
+    if (unanswered.size === 0 && !this.writes) this.unanswered = undefined;
   }
 }
 

@@ -147,10 +147,11 @@ const SYNC = { sync: true } as const;
  * that in the merge worker costs the event loop nothing; encoding in memory would run on the
  * event loop. Encoding costs with the document's structs and content (automerge-paper's final
  * document, 311 KB in 10,971 structs: 6-10 ms warm; a 5 MB text in 10,000 structs: ~40 ms), so
- * larger documents always merge in the worker. The state's size cannot tell: a document never compacted has none (the
- * stalls scenario's 10 MB document was encoded in memory at its first compaction, an 80 ms
- * stall), so what the document holds is counted: its structs, and the length of the content
- * not deleted (characters of text, one per map or array value), one step per struct.
+ * larger documents always merge in the worker. The state's size cannot tell: a document never
+ * compacted has none (the stalls scenario's 10 MB document was encoded in memory at its first
+ * compaction, an 80 ms stall), so what the document holds is counted: its structs, and the
+ * length of the content not deleted (characters of text, one per map or array value), one step
+ * per struct.
  */
 const MEMORY_COMPACTION_LOG_RATIO = 4;
 const MEMORY_COMPACTION_MAX_STATE_BYTES = 1024 * 1024;

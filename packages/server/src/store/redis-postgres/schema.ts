@@ -248,7 +248,6 @@ const STAGED = "pg_temp.tandem_staged_slices";
 export interface StagedBytes {
   /** The value itself, or null when it is staged. */
   readonly inline: Buffer | null;
-  readonly byteLength: number;
 }
 
 /**
@@ -263,7 +262,7 @@ export interface StagedBytes {
  */
 export async function stageBytes(client: PoolClient, bytes: Uint8Array): Promise<StagedBytes> {
   if (bytes.byteLength <= STATE_SLICE_BYTES) {
-    return { inline: byteaOf(bytes), byteLength: bytes.byteLength };
+    return { inline: byteaOf(bytes) };
   }
   await client.query(
     `CREATE TEMPORARY TABLE IF NOT EXISTS ${STAGED} (i integer NOT NULL, part bytea NOT NULL)
@@ -276,7 +275,7 @@ export async function stageBytes(client: PoolClient, bytes: Uint8Array): Promise
       byteaOf(bytes.subarray(at, at + STATE_SLICE_BYTES)),
     ]);
   }
-  return { inline: null, byteLength: bytes.byteLength };
+  return { inline: null };
 }
 
 /**
