@@ -6,6 +6,7 @@ import { DamagedDocumentError } from "../src/store/damaged.ts";
 import type { StoredDocument } from "../src/store/document-store.ts";
 import { mergeStoredDocument } from "../src/store/merge.ts";
 import { MERGE_IN_PLACE_BYTES, mergeOffThread } from "../src/store/merge-worker/merge-worker.ts";
+import { mergeWarm, WarmDocs } from "../src/store/merge-worker/warm-docs.ts";
 
 /**
  * Large documents are merged in a worker thread (compaction), small ones in place. Either way
@@ -118,5 +119,133 @@ describe("merging stored documents off the event loop", () => {
     const kept = await store.load("damaged");
     expect(kept?.state).toBeNull();
     expect(kept?.updates).toHaveLength(other.updates.length + 2);
+  });
+});
+
+/** Someone editing a large document at scattered places: the updates of each round of edits. */
+function editor(seed: number) {
+  const random = seededRandom(seed);
+  const doc = new Y.Doc();
+  const text = doc.getText("t");
+  const words = (n: number) =>
+    Array.from({ length: n }, () => `lorem${random.int(1000)}`).join(" ");
+  let round: Uint8Array[] = [];
+  doc.on("update", (update: Uint8Array) => round.push(update));
+  return {
+    doc,
+    text: () => text.toString(),
+    vector: () => hex(Y.encodeStateVector(doc)),
+    /** `count` edits, each inserting `size` words or (one in ten) deleting a little. */
+    edit(count: number, size: number): Uint8Array[] {
+      for (let i = 0; i < count; i++) {
+        if (i % 10 === 9) text.delete(random.int(text.length - 20), 15);
+        else text.insert(random.int(text.length + 1), `${words(size)} `);
+      }
+      const updates = round;
+      round = [];
+      return updates;
+    },
+  };
+}
+
+const vectorOf = (update: Uint8Array) => hex(Y.encodeStateVectorFromUpdate(update));
+
+describe("a document's next compaction starts from the merge the thread kept (warm-docs.ts)", () => {
+  const scope = cleanupScope();
+  afterEach(() => scope.cleanup());
+
+  const openStore = async (path: string) => {
+    const store = await LevelDocumentStore.open({
+      path,
+      fsync: false,
+      // Compactions only when asked for below.
+      compaction: { minUpdates: 1_000_000, ratio: 0, maxUpdates: 1_000_000 },
+    });
+    scope.defer(() => store.close());
+    return store;
+  };
+
+  it("compacts a document being written from its kept merge, to the same content as from the state", async () => {
+    const path = await scope.dir();
+    const store = await openStore(path);
+    const writer = editor(11);
+    const sources: string[] = [];
+    for (const [round, size] of [70, 5, 5, 5].entries()) {
+      for (const update of writer.edit(500, size)) await store.append("written", update);
+      const result = await store.compact("written");
+      sources.push(result?.source ?? "none");
+      const stored = (await store.read("written")) as Uint8Array;
+      expect(stored.byteLength, `round ${round}`).toBeGreaterThan(MERGE_IN_PLACE_BYTES);
+      expect(textOfUpdate(stored), `round ${round}`).toBe(writer.text());
+      expect(vectorOf(stored), `round ${round}`).toBe(writer.vector());
+    }
+    expect(sources).toEqual(["log", "kept merge", "kept merge", "kept merge"]);
+
+    // What is on disk is the whole document: a new store reads it back.
+    await store.close();
+    const reopened = await openStore(path);
+    expect(textOfUpdate((await reopened.read("written")) as Uint8Array)).toBe(writer.text());
+  });
+
+  it("never starts a re-created document from the merge kept for the deleted one", async () => {
+    const store = await openStore(await scope.dir());
+    const first = editor(12);
+    for (const update of first.edit(500, 70)) await store.append("again", update);
+    expect(await store.compact("again")).toMatchObject({ source: "log" });
+    expect(await store.delete("again")).toBe(true);
+
+    // Under the same name, a document whose state reaches the same sequence number (500) without
+    // the thread: compacted from memory while the server holds it.
+    const second = editor(13);
+    const detach = store.attachLive("again", second.doc);
+    for (const update of second.edit(500, 1)) await store.append("again", update);
+    expect(await store.compact("again")).toMatchObject({ source: "memory", merged: 500 });
+    detach();
+    for (const update of second.edit(500, 70)) await store.append("again", update);
+    expect(await store.compact("again")).toMatchObject({ source: "log" });
+    expect(textOfUpdate((await store.read("again")) as Uint8Array)).toBe(second.text());
+    // Its own kept merge serves its next compaction.
+    for (const update of second.edit(100, 5)) await store.append("again", update);
+    expect(await store.compact("again")).toMatchObject({ source: "kept merge" });
+    expect(textOfUpdate((await store.read("again")) as Uint8Array)).toBe(second.text());
+  });
+
+  it("keeps merges within a byte budget, the least recently kept out first; a damaged merge is not kept", () => {
+    const warmDocs = new WarmDocs(1_000);
+    const docOf = (text: string) => {
+      const doc = new Y.Doc();
+      doc.getText("t").insert(0, text);
+      return doc;
+    };
+    expect(warmDocs.keep(1, docOf("a"), 400)).toBe(true);
+    expect(warmDocs.keep(2, docOf("b"), 400)).toBe(true);
+    expect(warmDocs.keep(3, docOf("c"), 1_001)).toBe(false);
+    expect(warmDocs.keep(4, docOf("d"), 400)).toBe(true);
+    expect(warmDocs.take(1)).toBeUndefined();
+    expect(warmDocs.take(2)?.getText("t").toString()).toBe("b");
+    expect(warmDocs.take(2)).toBeUndefined();
+    expect(warmDocs.size).toBe(1);
+
+    // Started from a kept merge, the state sent along is not applied (here it says otherwise).
+    const base = docOf("kept ");
+    const writer = new Y.Doc();
+    Y.applyUpdate(writer, Y.encodeStateAsUpdate(base));
+    warmDocs.keep(7, base, 10);
+    const tail: Uint8Array[] = [];
+    writer.on("update", (update: Uint8Array) => tail.push(update));
+    writer.getText("t").insert(5, "and more");
+    const state = Y.encodeStateAsUpdate(docOf("not this"));
+    const merged = mergeWarm(warmDocs, { state, updates: tail }, { from: 7, keep: 8 });
+    expect(merged).toMatchObject({ failed: 0, reused: true, kept: true });
+    expect(textOfUpdate(merged.update)).toBe("kept and more");
+
+    const damaged = mergeWarm(
+      warmDocs,
+      { state: null, updates: [Uint8Array.of(0xff, 0xfe, 0xfd, 0xfc, 0x01, 0x02)] },
+      { from: 8, keep: 9 },
+    );
+    expect(damaged).toMatchObject({ failed: 1, reused: true, kept: false });
+    expect(warmDocs.take(8)).toBeUndefined();
+    expect(warmDocs.take(9)).toBeUndefined();
   });
 });

@@ -29,8 +29,12 @@ export interface CompactionResult {
   bytesAfter: number;
   /** Size of the new compacted state: what the compaction wrote. */
   stateBytes: number;
-  /** Where the new state came from: the stored log, or the document held in memory. */
-  source: "log" | "memory";
+  /**
+   * Where the new state came from: the stored log merged with the stored state, the log applied
+   * to the merge kept from the document's last compaction (merge-worker/warm-docs.ts), or the
+   * document held in memory.
+   */
+  source: "log" | "kept merge" | "memory";
 }
 
 /** Whether the store can make writes durable now, and why not. */

@@ -202,6 +202,12 @@ export class LevelDocumentStore implements DocumentStore {
   private compactingName: string | null = null;
   /** Documents the server holds in memory (attachLive). */
   private readonly live = new Map<string, Y.Doc>();
+  /**
+   * The merge the merge thread kept at a document's last compaction, and the state (sequence)
+   * it holds (warm-docs.ts). By the record's identity: a deleted document's new record has none.
+   */
+  private readonly keptMerges = new WeakMap<DocumentState, { key: number; stateSeq: number }>();
+  private nextMergeKey = 1;
   private readonly quietSweep: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private open = true;
@@ -639,14 +645,28 @@ export class LevelDocumentStore implements DocumentStore {
       mergedBytes += value.byteLength;
     }
     if (updates.length === 0) return null;
-    // A state in parts is joined by the merge thread, not here (a copy of megabytes).
-    const { update: merged, failed } = await mergeOffThread({ state: null, updates }, stateParts);
+    // A state in parts is joined by the merge thread, not here (a copy of megabytes). The thread
+    // may start from what it merged at this document's last compaction (warm-docs.ts): only if
+    // that merge was kept for the state the document has now.
+    const lastKept = this.keptMerges.get(doc);
+    const warm = {
+      from: lastKept?.stateSeq === doc.meta.stateSeq ? lastKept.key : null,
+      keep: this.nextMergeKey++,
+    };
+    this.keptMerges.delete(doc);
+    const {
+      update: merged,
+      failed,
+      reused,
+      kept,
+    } = await mergeOffThread({ state: null, updates }, stateParts, warm);
     // Compacting would drop the entries that do not apply, silently: leave the damage for
     // `tandem check` and `tandem repair` to report.
     if (failed > 0) throw new DamagedDocumentError(name, `${failed} stored updates do not apply`);
     const staged = await this.stageNewState(name, doc, merged, upTo);
 
     const bytesBefore = doc.meta.stateBytes + doc.meta.tailBytes;
+    if (kept) this.keptMerges.set(doc, { key: warm.keep, stateSeq: upTo });
     doc.meta.stateSeq = upTo;
     doc.meta.stateChunks = staged.chunks;
     doc.meta.tailCount -= updates.length;
@@ -665,7 +685,7 @@ export class LevelDocumentStore implements DocumentStore {
       bytesBefore,
       bytesAfter: doc.meta.stateBytes + doc.meta.tailBytes,
       stateBytes: merged.byteLength,
-      source: "log",
+      source: reused ? "kept merge" : "log",
     };
     this.options.events?.compacted?.(result, performance.now() - started);
     return result;

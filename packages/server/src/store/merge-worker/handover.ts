@@ -1,14 +1,17 @@
 import type { StoredDocument } from "../document-store.ts";
+import type { WarmMerge } from "./warm-docs.ts";
 
 export interface MergeRequest {
   id: number;
   document: StoredDocument;
   /** The document's state in parts (state-chunks.ts), when its `state` is null: joined there. */
   stateParts: Uint8Array[];
+  /** Keep the merge for the document's next compaction, and start from a kept one (warm-docs.ts). */
+  warm?: WarmMerge;
 }
 
 export type MergeReply =
-  | { id: number; update: Uint8Array; failed: number }
+  | { id: number; update: Uint8Array; failed: number; reused: boolean; kept: boolean }
   | { id: number; error: string };
 
 /**

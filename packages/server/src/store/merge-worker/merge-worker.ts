@@ -3,6 +3,7 @@ import type { StoredDocument } from "../document-store.ts";
 import { mergeStoredDocument } from "../merge.ts";
 import { withStateParts } from "../state-chunks.ts";
 import { handOver, type MergeReply, type MergeRequest, storedBytes } from "./handover.ts";
+import type { WarmMerge } from "./warm-docs.ts";
 
 /**
  * Merging a stored document (its state and log through a Y.Doc) takes time in proportion to the
@@ -25,7 +26,11 @@ export const MERGE_IN_PLACE_BYTES = 256 * 1024;
 const IDLE_MS = 30_000;
 const THREAD_FAILURES_BEFORE_IN_PLACE = 3;
 
-type Merged = { update: Uint8Array; failed: number };
+/**
+ * `reused`: the merge started from the one kept as the request's `warm.from`; `kept`: the thread
+ * kept this one as `warm.keep` (warm-docs.ts).
+ */
+type Merged = { update: Uint8Array; failed: number; reused: boolean; kept: boolean };
 
 interface Job {
   resolve: (merged: Merged) => void;
@@ -63,11 +68,17 @@ class MergeThread {
     return this.failures < THREAD_FAILURES_BEFORE_IN_PLACE;
   }
 
-  merge(stored: StoredDocument, parts: readonly Uint8Array[]): Promise<Merged> {
+  merge(
+    stored: StoredDocument,
+    parts: readonly Uint8Array[],
+    warm: WarmMerge | undefined,
+  ): Promise<Merged> {
     const worker = this.running();
     const id = this.nextId++;
     const { document, stateParts, transfer } = handOver(stored, parts);
-    const request: MergeRequest = { id, document, stateParts };
+    const request: MergeRequest = warm
+      ? { id, document, stateParts, warm }
+      : { id, document, stateParts };
     return new Promise<Merged>((resolve, reject) => {
       this.jobs.set(id, { resolve, reject });
       if (this.idleTimer) clearTimeout(this.idleTimer);
@@ -101,7 +112,10 @@ class MergeThread {
     if (!job) return;
     this.jobs.delete(reply.id);
     if ("error" in reply) job.reject(new Error(`merge failed: ${reply.error}`));
-    else job.resolve({ update: reply.update, failed: reply.failed });
+    else {
+      const { update, failed, reused, kept } = reply;
+      job.resolve({ update, failed, reused, kept });
+    }
     if (this.jobs.size === 0) this.idle();
   }
 
@@ -141,16 +155,23 @@ const thread = new MergeThread();
  * `failed`, as mergeStoredDocument counts them. It takes the document's buffers: a caller must
  * not read `stored`'s state or updates afterwards (they may be handed to the thread, see
  * handover.ts). A state stored in parts (state-chunks.ts) comes as `stateParts` with a null
- * `state`, and is joined where the merge runs.
+ * `state`, and is joined where the merge runs. With `warm` (a compaction), the thread keeps the
+ * merge for the document's next compaction and may start from the one it kept for its last
+ * (warm-docs.ts); `reused` and `kept` say whether it did. A merge in place does neither.
  */
 export function mergeOffThread(
   stored: StoredDocument,
   stateParts: readonly Uint8Array[] = [],
+  warm?: WarmMerge,
 ): Promise<Merged> {
   if (storedBytes(stored, stateParts) < MERGE_IN_PLACE_BYTES || !thread.usable) {
     return new Promise((resolve) =>
-      resolve(mergeStoredDocument(withStateParts(stored, stateParts))),
+      resolve({
+        ...mergeStoredDocument(withStateParts(stored, stateParts)),
+        reused: false,
+        kept: false,
+      }),
     );
   }
-  return thread.merge(stored, stateParts);
+  return thread.merge(stored, stateParts, warm);
 }

@@ -2,20 +2,27 @@ import { parentPort } from "node:worker_threads";
 import { mergeStoredDocument } from "../merge.ts";
 import { withStateParts } from "../state-chunks.ts";
 import type { MergeReply, MergeRequest } from "./handover.ts";
+import { mergeWarm, WarmDocs } from "./warm-docs.ts";
 
 /**
  * The merge thread (started by merge-worker.ts): merges each stored document it is sent, one at
  * a time, with the same function the main thread would use, and hands the result back without
- * copying it.
+ * copying it. A compaction's merge is kept for the document's next one (warm-docs.ts).
  */
 const port = parentPort;
 if (!port) throw new Error("merge-worker/thread.ts runs as a worker thread only");
 
-port.on("message", ({ id, document, stateParts }: MergeRequest) => {
+/** Encoded bytes of kept merges (a few documents being written; see WarmDocs). */
+const WARM_BUDGET_BYTES = 4 * 1024 * 1024;
+const warmDocs = new WarmDocs(WARM_BUDGET_BYTES);
+
+port.on("message", ({ id, document, stateParts, warm }: MergeRequest) => {
   let reply: MergeReply;
   try {
-    const { update, failed } = mergeStoredDocument(withStateParts(document, stateParts));
-    reply = { id, update, failed };
+    const stored = withStateParts(document, stateParts);
+    reply = warm
+      ? { id, ...mergeWarm(warmDocs, stored, warm) }
+      : { id, ...mergeStoredDocument(stored), reused: false, kept: false };
   } catch (error) {
     reply = { id, error: error instanceof Error ? error.message : String(error) };
   }
