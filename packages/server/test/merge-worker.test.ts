@@ -210,6 +210,20 @@ describe("a document's next compaction starts from the merge the thread kept (wa
     expect(textOfUpdate((await store.read("again")) as Uint8Array)).toBe(second.text());
   });
 
+  it("keeps the merges of two stores open at once apart (one thread serves the process)", async () => {
+    const [one, two] = [await openStore(await scope.dir()), await openStore(await scope.dir())];
+    const writers = [editor(14), editor(15)];
+    for (const size of [70, 5, 5]) {
+      for (const [i, store] of [one, two].entries()) {
+        const writer = writers[i] as ReturnType<typeof editor>;
+        for (const update of writer.edit(500, size)) await store.append("same name", update);
+        const result = await store.compact("same name");
+        expect(result?.source).toBe(size === 70 ? "log" : "kept merge");
+        expect(textOfUpdate((await store.read("same name")) as Uint8Array)).toBe(writer.text());
+      }
+    }
+  });
+
   it("keeps merges within a byte budget, the least recently kept out first; a damaged merge is not kept", () => {
     const warmDocs = new WarmDocs(1_000);
     const docOf = (text: string) => {
@@ -235,13 +249,14 @@ describe("a document's next compaction starts from the merge the thread kept (wa
     writer.on("update", (update: Uint8Array) => tail.push(update));
     writer.getText("t").insert(5, "and more");
     const state = Y.encodeStateAsUpdate(docOf("not this"));
-    const merged = mergeWarm(warmDocs, { state, updates: tail }, { from: 7, keep: 8 });
+    const merged = mergeWarm(warmDocs, { state, updates: tail }, [], { from: 7, keep: 8 });
     expect(merged).toMatchObject({ failed: 0, reused: true, kept: true });
     expect(textOfUpdate(merged.update)).toBe("kept and more");
 
     const damaged = mergeWarm(
       warmDocs,
       { state: null, updates: [Uint8Array.of(0xff, 0xfe, 0xfd, 0xfc, 0x01, 0x02)] },
+      [],
       { from: 8, keep: 9 },
     );
     expect(damaged).toMatchObject({ failed: 1, reused: true, kept: false });

@@ -33,7 +33,7 @@ import {
 import { type Db, LevelHandle, type RecoveryEvents } from "./leveldb-handle.ts";
 import { LevelVersionStore, type LogCut } from "./leveldb-versions.ts";
 import { mergeStoredDocument } from "./merge.ts";
-import { MERGE_IN_PLACE_BYTES, mergeOffThread } from "./merge-worker/merge-worker.ts";
+import { MERGE_IN_PLACE_BYTES, mergeOffThread, newMergeKey } from "./merge-worker/merge-worker.ts";
 import { type DocumentMeta, decodeMeta, emptyMeta, encodeMeta } from "./meta.ts";
 import {
   completeStates,
@@ -207,7 +207,6 @@ export class LevelDocumentStore implements DocumentStore {
    * it holds (warm-docs.ts). By the record's identity: a deleted document's new record has none.
    */
   private readonly keptMerges = new WeakMap<DocumentState, { key: number; stateSeq: number }>();
-  private nextMergeKey = 1;
   private readonly quietSweep: NodeJS.Timeout | null = null;
   private readonly now: () => number;
   private open = true;
@@ -651,7 +650,7 @@ export class LevelDocumentStore implements DocumentStore {
     const lastKept = this.keptMerges.get(doc);
     const warm = {
       from: lastKept?.stateSeq === doc.meta.stateSeq ? lastKept.key : null,
-      keep: this.nextMergeKey++,
+      keep: newMergeKey(),
     };
     this.keptMerges.delete(doc);
     const {

@@ -1,5 +1,5 @@
 import type { StoredDocument } from "../document-store.ts";
-import type { WarmMerge } from "./warm-docs.ts";
+import type { Merged, WarmMerge } from "./warm-docs.ts";
 
 export interface MergeRequest {
   id: number;
@@ -10,9 +10,7 @@ export interface MergeRequest {
   warm?: WarmMerge;
 }
 
-export type MergeReply =
-  | { id: number; update: Uint8Array; failed: number; reused: boolean; kept: boolean }
-  | { id: number; error: string };
+export type MergeReply = ({ id: number } & Merged) | { id: number; error: string };
 
 /**
  * The stored document as the merge thread receives it, and the buffers to transfer (hand over)

@@ -3,7 +3,7 @@ import type { StoredDocument } from "../document-store.ts";
 import { mergeStoredDocument } from "../merge.ts";
 import { withStateParts } from "../state-chunks.ts";
 import { handOver, type MergeReply, type MergeRequest, storedBytes } from "./handover.ts";
-import type { WarmMerge } from "./warm-docs.ts";
+import type { Merged, WarmMerge } from "./warm-docs.ts";
 
 /**
  * Merging a stored document (its state and log through a Y.Doc) takes time in proportion to the
@@ -16,7 +16,9 @@ import type { WarmMerge } from "./warm-docs.ts";
  * One thread serves the whole process, one merge at a time (compactions run one after another
  * anyway). It starts with the first large merge and stops after IDLE_MS without one, so a server
  * that compacts nothing large pays no thread's memory; it never keeps the process alive while
- * idle. The result is the same bytes as mergeStoredDocument's, since it is that function.
+ * idle. The result is the same bytes as mergeStoredDocument's, since it is that function; a
+ * compaction started from a merge the thread kept (warm-docs.ts) is the same document, not
+ * necessarily the same bytes.
  * If the thread dies (out of memory on a huge document, say), the merges it had fail (the
  * compaction is retried later and the log stays as it was), and the next merge starts a new
  * thread; if a thread cannot even start THREAD_FAILURES_BEFORE_IN_PLACE times in a row, merges
@@ -25,12 +27,6 @@ import type { WarmMerge } from "./warm-docs.ts";
 export const MERGE_IN_PLACE_BYTES = 256 * 1024;
 const IDLE_MS = 30_000;
 const THREAD_FAILURES_BEFORE_IN_PLACE = 3;
-
-/**
- * `reused`: the merge started from the one kept as the request's `warm.from`; `kept`: the thread
- * kept this one as `warm.keep` (warm-docs.ts).
- */
-type Merged = { update: Uint8Array; failed: number; reused: boolean; kept: boolean };
 
 interface Job {
   resolve: (merged: Merged) => void;
@@ -148,6 +144,17 @@ class MergeThread {
 }
 
 const thread = new MergeThread();
+
+let lastMergeKey = 0;
+
+/**
+ * A key for the merge thread to keep a merge under (warm-docs.ts), never given out before in
+ * this process: the one thread serves every store the process opens.
+ */
+export function newMergeKey(): number {
+  lastMergeKey += 1;
+  return lastMergeKey;
+}
 
 /**
  * mergeStoredDocument, off the event loop when the document is large enough for it to matter

@@ -12,17 +12,24 @@ import { mergeWarm, WarmDocs } from "./warm-docs.ts";
 const port = parentPort;
 if (!port) throw new Error("merge-worker/thread.ts runs as a worker thread only");
 
-/** Encoded bytes of kept merges (a few documents being written; see WarmDocs). */
-const WARM_BUDGET_BYTES = 4 * 1024 * 1024;
+/**
+ * Encoded bytes of kept merges: a few documents being written, about 14-26 MB of the thread's
+ * heap when full (see WarmDocs).
+ */
+const WARM_BUDGET_BYTES = 2 * 1024 * 1024;
 const warmDocs = new WarmDocs(WARM_BUDGET_BYTES);
 
 port.on("message", ({ id, document, stateParts, warm }: MergeRequest) => {
   let reply: MergeReply;
   try {
-    const stored = withStateParts(document, stateParts);
     reply = warm
-      ? { id, ...mergeWarm(warmDocs, stored, warm) }
-      : { id, ...mergeStoredDocument(stored), reused: false, kept: false };
+      ? { id, ...mergeWarm(warmDocs, document, stateParts, warm) }
+      : {
+          id,
+          ...mergeStoredDocument(withStateParts(document, stateParts)),
+          reused: false,
+          kept: false,
+        };
   } catch (error) {
     reply = { id, error: error instanceof Error ? error.message : String(error) };
   }
