@@ -244,13 +244,18 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
     expect(await store.compact("doc"), "skipped while another holds the lock").toBeNull();
     const killer = new pg.Client({ connectionString: cluster.postgresUrl });
     await killer.connect();
-    await killer.query("SELECT pg_terminate_backend($1)", [dyingPid]);
-    // pg_terminate_backend only signals the backend: its lock goes when its process has exited.
-    await waitFor("the dying compactor's backend to exit", async () => {
-      const alive = await killer.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [dyingPid]);
-      return alive.rowCount === 0;
-    });
-    await killer.end();
+    try {
+      await killer.query("SELECT pg_terminate_backend($1)", [dyingPid]);
+      // pg_terminate_backend only signals the backend: its lock goes when its process has exited.
+      await waitFor("the dying compactor's backend to exit", async () => {
+        const alive = await killer.query("SELECT 1 FROM pg_stat_activity WHERE pid = $1", [
+          dyingPid,
+        ]);
+        return alive.rowCount === 0;
+      });
+    } finally {
+      await killer.end();
+    }
     expect(await store.compact("doc"), "runs once the dead compactor's lock is gone").toMatchObject(
       { merged: 30 },
     );
