@@ -360,6 +360,31 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
     expect(itemsOfStored(await reader.load("doc"))).toHaveLength(3 + churn.durable);
   });
 
+  it("an instance that finds a document new misses nothing another appends before it watches", async () => {
+    const cluster = await newCluster();
+    const [first, second] = [await cluster.open(), await cluster.open()];
+    // As when two instances open a new document at once: one finds it empty...
+    expect(await first.load("new")).toBeNull();
+    // ...the other's clients write before the first has started reading the stream...
+    const write = itemWriter(21);
+    for (const item of ["a", "b", "c"]) await second.append("new", write(item));
+    // ...and the first reads on from where its load left off, not from where the stream is now.
+    const received = new Y.Doc();
+    const stop = first.watch("new", (updates) => {
+      for (const update of updates) Y.applyUpdate(received, update);
+    });
+    try {
+      await second.append("new", write("d"));
+      await waitFor("the first instance to get every entry", () =>
+        received.getArray<string>("items").length === 4 ? true : undefined,
+      );
+      expect(received.getArray<string>("items").toArray()).toEqual(["a", "b", "c", "d"]);
+      expect(received.store.pendingStructs).toBeNull();
+    } finally {
+      stop();
+    }
+  });
+
   it("a reader cut off while others compact and trim catches up from the stored state", async () => {
     const cluster = await newCluster();
     const writer = await cluster.open();

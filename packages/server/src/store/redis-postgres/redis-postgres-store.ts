@@ -20,7 +20,14 @@ import { AppendBatcher, type Committed } from "./append-batcher.ts";
 import { type CompactionContext, compactDocument } from "./compaction.ts";
 import { deleteDocument } from "./delete.ts";
 import { checkPostgres, checkRedis, isEngineAway } from "./engine-checks.ts";
-import { DEFAULT_PREFIX, type KeyScheme, keyScheme, minId, type StreamId } from "./keys.ts";
+import {
+  DEFAULT_PREFIX,
+  type KeyScheme,
+  keyScheme,
+  minId,
+  type StreamId,
+  ZERO_ID,
+} from "./keys.ts";
 import { listDocuments } from "./list.ts";
 import { type Loaded, loadDocument } from "./load.ts";
 import { PresenceRelay } from "./presence-relay.ts";
@@ -326,13 +333,18 @@ export class RedisPostgresStore implements DocumentStore {
     if (inflight) return inflight;
     const load = this.loadWhenReachable(name)
       .then((loaded) => {
+        // A new document: its stream was empty when read, so the watch reads it from the start.
+        // (Watching from the stream's end as it is at the watch lost every entry another
+        // instance appended in between, and with them, as pending, all their writers' later
+        // ones: found as a flaky cluster-faults test.)
+        const cursor = loaded ? loaded.cursor : ZERO_ID;
+        // Two loads before a watch: read on from the older cursor (applying twice is harmless).
+        const previous = this.cursors.get(name);
+        this.cursors.set(name, previous ? minId(previous, cursor) : cursor);
         if (!loaded) {
           this.sizes.set(name, { stateBytes: 0, tailBytes: 0, tailCount: 0 });
           return null;
         }
-        // Two loads before a watch: read on from the older cursor (applying twice is harmless).
-        const previous = this.cursors.get(name);
-        this.cursors.set(name, previous ? minId(previous, loaded.cursor) : loaded.cursor);
         const { stateBytes, tailBytes, tailCount } = loaded;
         this.sizes.set(name, { stateBytes, tailBytes, tailCount });
         this.maybeScheduleCompaction(name);
