@@ -256,7 +256,15 @@ async function converged(ws: Writer[], what: string): Promise<void> {
     what,
     () => {
       const first = JSON.stringify(ws[0]?.items);
-      return ws.every((w) => w.settled && JSON.stringify(w.items) === first);
+      if (ws.every((w) => w.settled && JSON.stringify(w.items) === first)) return true;
+      // Not yet: say how each writer differs, so a timeout reports it.
+      const all = new Set(ws.flatMap((w) => w.items));
+      const states = ws.map((w) => {
+        const has = new Set(w.items);
+        const missing = [...all].filter((item) => !has.has(item));
+        return `${w.id}: ${w.settled ? "settled" : "unsettled"}, ${w.items.length} items, missing ${missing.length} (${missing.slice(0, 3).join(" ")})`;
+      });
+      throw new Error(states.join("; "));
     },
     { timeoutMs: 20_000 },
   );
