@@ -12,8 +12,8 @@ import * as Y from "yjs";
 import { withoutUpdateEvents } from "../src/store/merge.ts";
 
 /**
- * An embedder's extension that listens for a document's updates from before Tandem loads it
- * (a priority above Durability's 1,000 runs its onLoadDocument first): what the listener is called with.
+ * An embedder's extension that listens for a document's updates from before Tandem loads it (a
+ * priority above Durability's 1,000 runs its onLoadDocument first): what the listener is told.
  */
 class UpdateListener implements Extension {
   extensionName = "test-update-listener";

@@ -6,7 +6,7 @@ export interface MergeRequest {
   document: StoredDocument;
   /** The document's state in parts (state-chunks.ts), when its `state` is null: joined there. */
   stateParts: Uint8Array[];
-  /** Keep the merge for the document's next compaction, and start from a kept one (warm-docs.ts). */
+  /** Keep the merge for the document's next compaction; start from a kept one (warm-docs.ts). */
   warm?: WarmMerge;
 }
 

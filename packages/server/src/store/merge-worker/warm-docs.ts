@@ -16,10 +16,10 @@ import { withStateParts } from "../state-chunks.ts";
  *
  * The store names the merge it wants kept (`keep`) and, the next time, the kept merge to start
  * from (`from`): a key given out once in the process (merge-worker.ts's newMergeKey: the thread
- * serves every store the process opens), recorded with the state it was kept for, so a key can never stand for
- * another document or an older state of this one. If the thread no longer has it (evicted, or
- * the thread was restarted), the merge starts from the state the request carries anyway: a kept
- * merge is only ever a shortcut.
+ * serves every store the process opens), recorded with the state it was kept for, so a key can
+ * never stand for another document or an older state of this one. If the thread no longer has
+ * it (evicted, or the thread was restarted), the merge starts from the state the request carries
+ * anyway: a kept merge is only ever a shortcut.
  */
 export interface WarmMerge {
   /** The kept merge to start from, if the store has one for the document's current state. */
