@@ -48,7 +48,9 @@ export interface StartOptions {
    * hook: copy it to keep it, since the bytes are then blanked (extensions/apply-once.ts). A
    * hook's `request` is not a fetch Request: its `url` is the request target as the client sent
    * it (`/?token=…`, as Node's IncomingMessage.url) unless that needs the absolute form, so read
-   * the query from `requestParameters` (or resolve the URL against a base).
+   * the query from `requestParameters` (or resolve the URL against a base). Loading a stored
+   * document fires no `update` event on it (store/merge.ts): watch changes from afterLoadDocument
+   * on, or with onChange.
    */
   extensions?: readonly Extension[];
   /** More HTTP routes, tried before the 404. */
