@@ -385,6 +385,25 @@ describe("cluster store (Redis Streams + PostgreSQL)", () => {
     }
   });
 
+  it("forgets what it knew of a document's size when it was unloaded while its compaction was queued", async () => {
+    const cluster = await newCluster();
+    const compacted: string[] = [];
+    const a = await cluster.open({
+      compaction: { minUpdates: 3, ratio: 0, maxUpdates: 1000 },
+      events: { compacted: (result) => compacted.push(result.name) },
+    });
+    const [b, fresh] = [await cluster.open(), await cluster.open()];
+    const write = itemWriter(23);
+    expect(await a.load("doc")).toBeNull();
+    // The third append queues a compaction, and the server unloads the document meanwhile.
+    for (const item of ["a", "b", "c"]) await a.append("doc", write(item));
+    a.unload("doc");
+    await waitFor("the queued compaction", () => compacted.includes("doc"));
+    // Another instance writes on: what `a` says of the size must see it.
+    for (let n = 0; n < 5; n++) await b.append("doc", write(`more-${n}`));
+    expect(await a.sizeOf("doc")).toBe(await fresh.sizeOf("doc"));
+  });
+
   it("a reader cut off while others compact and trim catches up from the stored state", async () => {
     const cluster = await newCluster();
     const writer = await cluster.open();

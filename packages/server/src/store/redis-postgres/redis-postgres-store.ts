@@ -101,6 +101,8 @@ export class RedisPostgresStore implements DocumentStore {
   private readonly compaction: CompactionContext;
   private readonly presenceRelay: PresenceRelay;
   private readonly sizes = new Map<string, Sizes | Promise<Sizes>>();
+  /** Documents unloaded while their compaction was queued: their sizes go once it has run. */
+  private readonly unloadedWhileQueued = new Set<string>();
   /** Where the stream of a loaded, not yet watched, document continues. */
   private readonly cursors = new Map<string, StreamId>();
   private readonly loads = new Map<string, Promise<StoredDocument | null>>();
@@ -331,6 +333,7 @@ export class RedisPostgresStore implements DocumentStore {
     assertDocumentName(name);
     const inflight = this.loads.get(name);
     if (inflight) return inflight;
+    this.unloadedWhileQueued.delete(name);
     const load = this.loadWhenReachable(name)
       .then((loaded) => {
         // A new document: its stream was empty when read, so the watch reads it from the start.
@@ -442,7 +445,9 @@ export class RedisPostgresStore implements DocumentStore {
   unload(name: string): void {
     this.cursors.delete(name);
     this.outcomes.delete(name);
-    if (!this.compactionQueue.has(name)) this.sizes.delete(name);
+    // A queued compaction still updates the sizes; they go after it (runCompactions).
+    if (this.compactionQueue.has(name)) this.unloadedWhileQueued.add(name);
+    else this.sizes.delete(name);
   }
 
   async close(): Promise<void> {
@@ -558,6 +563,8 @@ export class RedisPostgresStore implements DocumentStore {
         if (this.open) this.options.events?.compactionFailed?.(name, error);
       } finally {
         this.compactionQueue.delete(name);
+        // Kept, they would go stale as other instances append, and stay for good.
+        if (this.unloadedWhileQueued.delete(name)) this.sizes.delete(name);
       }
     }
   }
