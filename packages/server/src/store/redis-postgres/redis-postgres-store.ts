@@ -101,8 +101,6 @@ export class RedisPostgresStore implements DocumentStore {
   private readonly compaction: CompactionContext;
   private readonly presenceRelay: PresenceRelay;
   private readonly sizes = new Map<string, Sizes | Promise<Sizes>>();
-  /** Documents unloaded while their compaction was queued: their sizes go once it has run. */
-  private readonly unloadedWhileQueued = new Set<string>();
   /** Where the stream of a loaded, not yet watched, document continues. */
   private readonly cursors = new Map<string, StreamId>();
   private readonly loads = new Map<string, Promise<StoredDocument | null>>();
@@ -333,13 +331,11 @@ export class RedisPostgresStore implements DocumentStore {
     assertDocumentName(name);
     const inflight = this.loads.get(name);
     if (inflight) return inflight;
-    this.unloadedWhileQueued.delete(name);
     const load = this.loadWhenReachable(name)
       .then((loaded) => {
-        // A new document: its stream was empty when read, so the watch reads it from the start.
-        // (Watching from the stream's end as it is at the watch lost every entry another
-        // instance appended in between, and with them, as pending, all their writers' later
-        // ones: found as a flaky cluster-faults test.)
+        // A new document: its stream was empty when read, so the watch reads it from the start
+        // (from the stream's end as it is at the watch, it would lose what other instances
+        // append in between, and hold all their writers' later updates as pending).
         const cursor = loaded ? loaded.cursor : ZERO_ID;
         // Two loads before a watch: read on from the older cursor (applying twice is harmless).
         const previous = this.cursors.get(name);
@@ -445,9 +441,9 @@ export class RedisPostgresStore implements DocumentStore {
   unload(name: string): void {
     this.cursors.delete(name);
     this.outcomes.delete(name);
-    // A queued compaction still updates the sizes; they go after it (runCompactions).
-    if (this.compactionQueue.has(name)) this.unloadedWhileQueued.add(name);
-    else this.sizes.delete(name);
+    // Even with a compaction queued: it updates the sizes only while they are kept, and kept
+    // for a document nobody has open they would go stale as other instances append.
+    this.sizes.delete(name);
   }
 
   async close(): Promise<void> {
@@ -563,8 +559,6 @@ export class RedisPostgresStore implements DocumentStore {
         if (this.open) this.options.events?.compactionFailed?.(name, error);
       } finally {
         this.compactionQueue.delete(name);
-        // Kept, they would go stale as other instances append, and stay for good.
-        if (this.unloadedWhileQueued.delete(name)) this.sizes.delete(name);
       }
     }
   }
