@@ -1,7 +1,14 @@
 import type { BenchClient } from "../adapters/index.ts";
 import { readCpuSeconds } from "../servers.ts";
 import { now, throttle, until } from "../util.ts";
-import { connectClients, cpuPer1k, destroyAll, disconnectNotes, yieldToIo } from "./common.ts";
+import {
+  connectClients,
+  cpuPer1k,
+  destroyAll,
+  disconnectNotes,
+  round1,
+  yieldToIo,
+} from "./common.ts";
 import { defineScenario } from "./types.ts";
 
 /** Updates a writer may have in flight: sent, and not yet acknowledged (or seen, see below). */
@@ -33,6 +40,8 @@ export const throughput = defineScenario({
       unit: "ms",
       better: "lower",
     },
+    { key: "server_cpu_pct", label: "server CPU", unit: "% core", better: "none" },
+    { key: "loadgen_cpu_pct", label: "load generator CPU", unit: "% core", better: "none" },
   ],
   async run({ target, params, docPrefix, progress }) {
     const docName = `${docPrefix}throughput`;
@@ -63,6 +72,7 @@ export const throughput = defineScenario({
         observers.reduce((sum, o) => sum + o.doc.getText("text").length, 0);
 
       const cpuStart = target.pid === null ? null : await readCpuSeconds(target.pid);
+      const own0 = process.cpuUsage();
       const start = now();
       const end = start + params.seconds * 1000;
       let lastApplied = 0;
@@ -110,6 +120,8 @@ export const throughput = defineScenario({
       const texts = everyone.map((c) => c.doc.getText("text").toString());
       const converged = texts.every((t) => t === texts[0]) && texts[0]?.length === total;
       const cpuEnd = target.pid === null ? null : await readCpuSeconds(target.pid);
+      const own = process.cpuUsage(own0);
+      const elapsed = (now() - start) / 1000;
       const seconds = (t: number) => Math.max(1e-3, (t - start) / 1000);
       return {
         metrics: {
@@ -119,6 +131,13 @@ export const throughput = defineScenario({
           drain_ms: Math.round(Math.max(lastAppliedAt, lastDeliveredAt) - stopped),
           // CPU time, unlike a rate, hardly depends on what else the machine is doing.
           cpu_ms_per_1k: cpuPer1k(cpuStart, cpuEnd, total),
+          // Both as % of one core over the same span: on a small machine a saturated load
+          // generator, not the server, sets the rates above.
+          server_cpu_pct:
+            cpuStart === null || cpuEnd === null
+              ? null
+              : round1(((cpuEnd - cpuStart) / elapsed) * 100),
+          loadgen_cpu_pct: round1(((own.user + own.system) / 1e6 / elapsed) * 100),
         },
         checks: { converged, all_applied: lastApplied === total },
         notes: [
