@@ -321,6 +321,12 @@ export const SETTINGS = {
     default: 4 * MiB,
     schema: integer(64 * 1024, 4096 * MiB),
   }),
+  maxConcurrentLoads: setting({
+    description: "Documents loaded from the store at once; more wait their turn (0: no limit)",
+    accepted: "an integer from 0 to 100000",
+    default: 4,
+    schema: integer(0, 100_000),
+  }),
   maxSocketDocuments: setting({
     description: "Documents one socket may have open at once (0: no limit)",
     accepted: "an integer from 0 to 100000",

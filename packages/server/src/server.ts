@@ -31,6 +31,7 @@ import { adminApi } from "./http/admin/index.ts";
 import { handleHttp, healthRoutes, metricsRoute, type Route } from "./http/routes.ts";
 import { staticFiles } from "./http/static-files.ts";
 import { versionsApi } from "./http/versions/index.ts";
+import { LoadGate } from "./limits/load-gate.ts";
 import { type Logger, silentLogger } from "./logger.ts";
 import { MAX_TIMEOUT_MS } from "./long-timeout.ts";
 import { Metrics } from "./metrics/registry.ts";
@@ -187,7 +188,8 @@ export async function startServer(
     metrics,
   });
   // Each update is stored with its author: the token's user, else the presence identity.
-  const durability = new Durability(store, logger, metrics, { authorOf });
+  const loads = new LoadGate(config.maxConcurrentLoads);
+  const durability = new Durability(store, logger, metrics, { authorOf, loads });
   // Version history, when on and the store keeps it: automatic versions and restore.
   const versions = config.versions ? (store.versions ?? null) : null;
   const recorder = versions
@@ -292,6 +294,7 @@ export async function startServer(
     authenticatedSockets: () => authenticatedSockets(hocuspocus),
     documentConnections: () => documentConnections(hocuspocus),
     documents: () => hocuspocus.getDocumentsCount(),
+    loadsWaiting: () => loads.queued,
     storeReady: () => store.status.ready,
   });
   // /metrics on the main port, or on a port of its own (--metrics-port) that need not be public.

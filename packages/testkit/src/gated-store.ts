@@ -3,7 +3,7 @@ import type { Author, DocumentStore, RemoteUpdates } from "@tandem/server";
 /**
  * A real store whose appends can be held back: while held, appends start (and are counted) but
  * do not reach the inner store until release(). For showing that an acknowledgement waits for
- * the disk. Everything else passes straight through.
+ * the disk. Loads can be held the same way (holdLoads). Everything else passes straight through.
  */
 export class GatedStore implements DocumentStore {
   private held: (() => void)[] | null = null;
@@ -48,7 +48,31 @@ export class GatedStore implements DocumentStore {
   }
 
   durable = (name: string) => this.inner.durable(name);
-  load = (name: string) => this.inner.load(name);
+  /** Loads that reached this store (waiting at its load gate or done). */
+  loadsStarted = 0;
+  private heldLoads: (() => void)[] | null = null;
+
+  /** Loads wait here until released (they have passed the server's own admission). */
+  holdLoads(): void {
+    this.heldLoads ??= [];
+  }
+
+  releaseLoads(): void {
+    const held = this.heldLoads ?? [];
+    this.heldLoads = null;
+    for (const go of held) go();
+  }
+
+  /** Lets the oldest held load through; the gate stays closed for the others. */
+  releaseOneLoad(): void {
+    this.heldLoads?.shift()?.();
+  }
+
+  load: DocumentStore["load"] = async (name) => {
+    this.loadsStarted++;
+    if (this.heldLoads) await new Promise<void>((go) => this.heldLoads?.push(go));
+    return this.inner.load(name);
+  };
   read = (name: string) => this.inner.read(name);
   sizeOf = (name: string) => this.inner.sizeOf(name);
   list = () => this.inner.list();

@@ -10,6 +10,7 @@ import type {
 import { isTransactionOrigin } from "@hocuspocus/server";
 import { CloseCode } from "@tandem/protocol";
 import { messageYjsSyncStep2, messageYjsUpdate } from "y-protocols/sync";
+import { LoadGate } from "../limits/load-gate.ts";
 import type { Logger } from "../logger.ts";
 import type { Metrics } from "../metrics/registry.ts";
 import { DamagedDocumentError } from "../store/damaged.ts";
@@ -30,6 +31,8 @@ export const authenticatedAuthor: AuthorOf = (connection) => {
 export interface DurabilityOptions {
   /** The author stored with each update of a connection (version history); default: its user. */
   authorOf?: AuthorOf;
+  /** How many documents may load from the store at once (limits/load-gate.ts); default: all. */
+  loads?: LoadGate;
 }
 
 /** Marks the transaction that fills a document from storage, so it is not stored again. */
@@ -60,6 +63,7 @@ export class Durability implements Extension {
   private readonly gate: AckGate;
   /** Documents being dropped from memory after a failed append (one log line each). */
   private readonly dropping = new WeakSet<Document>();
+  private readonly loads: LoadGate;
 
   constructor(
     private readonly store: DocumentStore,
@@ -68,6 +72,7 @@ export class Durability implements Extension {
     options: DurabilityOptions = {},
   ) {
     const authorOf = options.authorOf ?? authenticatedAuthor;
+    this.loads = options.loads ?? new LoadGate(0);
     // A resolver that fails costs the update its author, never the update.
     const author = (connection: Connection): Author | undefined => {
       try {
@@ -104,7 +109,11 @@ export class Durability implements Extension {
     }
   }
 
-  async onLoadDocument({ documentName, document }: onLoadDocumentPayload): Promise<void> {
+  async onLoadDocument(payload: onLoadDocumentPayload): Promise<void> {
+    await this.loads.run(() => this.load(payload));
+  }
+
+  private async load({ documentName, document }: onLoadDocumentPayload): Promise<void> {
     const started = performance.now();
     let stored: Awaited<ReturnType<DocumentStore["load"]>>;
     try {

@@ -70,6 +70,8 @@ export interface GaugeSources {
   documentConnections(): number;
   /** Documents loaded in memory. */
   documents(): number;
+  /** Document loads waiting for a turn (--max-concurrent-loads). */
+  loadsWaiting(): number;
   /** Whether the store takes writes now. */
   storeReady(): boolean;
 }
@@ -205,6 +207,11 @@ export class Metrics {
       (s) => s.documentConnections(),
     );
     this.gauge("tandem_documents", "Documents loaded in memory", (s) => s.documents());
+    this.gauge(
+      "tandem_document_loads_waiting",
+      "Document loads waiting for a turn (--max-concurrent-loads)",
+      (s) => s.loadsWaiting(),
+    );
     this.gauge("tandem_store_ready", "1 while the store takes writes, else 0", (s) =>
       s.storeReady() ? 1 : 0,
     );
