@@ -91,7 +91,7 @@ describe("--max-concurrent-loads on a real server", () => {
   });
 
   it("loads two documents at a time while the others wait their turn, and every client gets its whole document", async () => {
-    gated.holdLoads();
+    gated.loads.hold();
     const before = gated.loadsStarted;
     const readers = names.map((name) => connectClient(server.url, name));
     clients.push(...readers);
@@ -100,12 +100,12 @@ describe("--max-concurrent-loads on a real server", () => {
       gated.loadsStarted - before === 2 && (await loadsWaiting(server)) === 4 ? true : undefined,
     );
 
-    gated.releaseOneLoad();
+    gated.loads.releaseOne();
     await waitFor("the next load to get the freed turn", async () =>
       gated.loadsStarted - before === 3 && (await loadsWaiting(server)) === 3 ? true : undefined,
     );
 
-    gated.releaseLoads();
+    gated.loads.release();
     await Promise.all(readers.map((r) => r.synced()));
     readers.forEach((r, i) => {
       expect(r.doc.getText("t").toString()).toBe(`document ${i}`);

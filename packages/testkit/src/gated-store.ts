@@ -1,25 +1,12 @@
 import type { Author, DocumentStore, RemoteUpdates } from "@tandem/server";
 
-/**
- * A real store whose appends can be held back: while held, appends start (and are counted) but
- * do not reach the inner store until release(). For showing that an acknowledgement waits for
- * the disk. Loads can be held the same way (holdLoads). Everything else passes straight through.
- */
-export class GatedStore implements DocumentStore {
+/** Calls that wait while it is held: passed at once otherwise. */
+export class Barrier {
   private held: (() => void)[] | null = null;
-  private failures = 0;
-  /** Appends that reached the inner store and completed. */
-  completedAppends = 0;
-  /** Appends waiting at the gate. */
+
+  /** Calls waiting at the barrier. */
   get waiting(): number {
     return this.held?.length ?? 0;
-  }
-
-  constructor(readonly inner: DocumentStore) {}
-
-  /** The next `count` appends fail, as a full or broken disk would make them. */
-  failNext(count: number): void {
-    this.failures = count;
   }
 
   hold(): void {
@@ -32,13 +19,57 @@ export class GatedStore implements DocumentStore {
     for (const go of held) go();
   }
 
-  /** Lets the oldest held append through; the gate stays closed for the others. */
+  /** Lets the oldest waiting call through; the barrier stays up for the others. */
   releaseOne(): void {
     this.held?.shift()?.();
   }
 
-  async append(name: string, update: Uint8Array, author?: Author): Promise<void> {
+  async pass(): Promise<void> {
     if (this.held) await new Promise<void>((go) => this.held?.push(go));
+  }
+}
+
+/**
+ * A real store whose appends can be held back: while held, appends start (and are counted) but
+ * do not reach the inner store until release(). For showing that an acknowledgement waits for
+ * the disk. Loads can be held the same way (`loads`). Everything else passes straight through.
+ */
+export class GatedStore implements DocumentStore {
+  private readonly appends = new Barrier();
+  /** Loads wait here while held (they have passed the server's own admission). */
+  readonly loads = new Barrier();
+  /** Loads that reached this store (waiting at `loads` or done). */
+  loadsStarted = 0;
+  private failures = 0;
+  /** Appends that reached the inner store and completed. */
+  completedAppends = 0;
+  /** Appends waiting at the gate. */
+  get waiting(): number {
+    return this.appends.waiting;
+  }
+
+  constructor(readonly inner: DocumentStore) {}
+
+  /** The next `count` appends fail, as a full or broken disk would make them. */
+  failNext(count: number): void {
+    this.failures = count;
+  }
+
+  hold(): void {
+    this.appends.hold();
+  }
+
+  release(): void {
+    this.appends.release();
+  }
+
+  /** Lets the oldest held append through; the gate stays closed for the others. */
+  releaseOne(): void {
+    this.appends.releaseOne();
+  }
+
+  async append(name: string, update: Uint8Array, author?: Author): Promise<void> {
+    await this.appends.pass();
     if (this.failures > 0) {
       this.failures--;
       throw new Error("simulated storage failure");
@@ -48,29 +79,9 @@ export class GatedStore implements DocumentStore {
   }
 
   durable = (name: string) => this.inner.durable(name);
-  /** Loads that reached this store (waiting at its load gate or done). */
-  loadsStarted = 0;
-  private heldLoads: (() => void)[] | null = null;
-
-  /** Loads wait here until released (they have passed the server's own admission). */
-  holdLoads(): void {
-    this.heldLoads ??= [];
-  }
-
-  releaseLoads(): void {
-    const held = this.heldLoads ?? [];
-    this.heldLoads = null;
-    for (const go of held) go();
-  }
-
-  /** Lets the oldest held load through; the gate stays closed for the others. */
-  releaseOneLoad(): void {
-    this.heldLoads?.shift()?.();
-  }
-
   load: DocumentStore["load"] = async (name) => {
     this.loadsStarted++;
-    if (this.heldLoads) await new Promise<void>((go) => this.heldLoads?.push(go));
+    await this.loads.pass();
     return this.inner.load(name);
   };
   read = (name: string) => this.inner.read(name);

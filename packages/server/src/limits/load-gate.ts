@@ -17,47 +17,28 @@
  */
 export class LoadGate {
   private running = 0;
+  /** Loads waiting for a turn, oldest first (a restart queues hundreds, not millions). */
   private readonly waiting: (() => void)[] = [];
-  private head = 0;
 
   constructor(private readonly max: number) {}
 
   /** Loads waiting for a turn (for metrics). */
   get queued(): number {
-    return this.waiting.length - this.head;
+    return this.waiting.length;
   }
 
   /** Runs `load` once a turn is free, and frees the turn when it settles. */
   async run<T>(load: () => Promise<T>): Promise<T> {
-    if (this.max > 0) {
-      if (this.running >= this.max) await new Promise<void>((turn) => this.waiting.push(turn));
-      // The turn is handed over, not freed and taken: running stays counted (see release).
-      else this.running++;
-    }
+    if (this.max === 0) return load();
+    // A freed turn is handed to the oldest waiting load, so running stays counted for it.
+    if (this.running < this.max) this.running++;
+    else await new Promise<void>((turn) => this.waiting.push(turn));
     try {
       return await load();
     } finally {
-      if (this.max > 0) this.release();
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
     }
-  }
-
-  private release(): void {
-    const next = this.waiting[this.head];
-    if (next === undefined) {
-      this.running--;
-      return;
-    }
-    this.waiting[this.head] = noop;
-    this.head++;
-    if (this.head === this.waiting.length) {
-      this.waiting.length = 0;
-      this.head = 0;
-    } else if (this.head > 1024) {
-      this.waiting.splice(0, this.head);
-      this.head = 0;
-    }
-    next();
   }
 }
-
-const noop = (): void => {};
