@@ -327,6 +327,13 @@ export const SETTINGS = {
     default: 4,
     schema: integer(0, 100_000),
   }),
+  loadPatience: setting({
+    description:
+      "Milliseconds a document load keeps its turn; a slower one (a full disk, an engine away) lets the next start",
+    accepted: "an integer from 1 to 600000",
+    default: 1000,
+    schema: integer(1, 600_000),
+  }),
   maxSocketDocuments: setting({
     description: "Documents one socket may have open at once (0: no limit)",
     accepted: "an integer from 0 to 100000",

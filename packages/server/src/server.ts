@@ -188,7 +188,7 @@ export async function startServer(
     metrics,
   });
   // Each update is stored with its author: the token's user, else the presence identity.
-  const loads = new LoadGate(config.maxConcurrentLoads);
+  const loads = new LoadGate(config.maxConcurrentLoads, config.loadPatience);
   const durability = new Durability(store, logger, metrics, { authorOf, loads });
   // Version history, when on and the store keeps it: automatic versions and restore.
   const versions = config.versions ? (store.versions ?? null) : null;

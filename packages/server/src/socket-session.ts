@@ -9,7 +9,7 @@ import { TokenBucket } from "./limits/token-bucket.ts";
 import type { SocketLiveness } from "./liveness/socket-liveness.ts";
 import type { Logger } from "./logger.ts";
 import { frameAddressProblem } from "./protocol/document-name.ts";
-import { frameHead } from "./protocol/frame-head.ts";
+import { frameHead, grantsAuthentication } from "./protocol/frame-head.ts";
 import { screenFrame } from "./protocol/frame-screen.ts";
 import { SyncCoalescer } from "./protocol/sync-coalescer.ts";
 import {
@@ -99,6 +99,9 @@ export class SocketSession implements SendBufferEvents, InboundWindowEvents {
 
   observe(message: Uint8Array): (() => void) | undefined {
     const head = frameHead(message);
+    // Authenticated: the deadline is met, however long the document then takes to load (it may
+    // wait its turn behind others, --max-concurrent-loads).
+    if (head && grantsAuthentication(head)) clearTimeout(this.deadline);
     this.inflight.sent(head);
     return this.coalescer.sent(head);
   }

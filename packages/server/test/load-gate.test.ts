@@ -1,6 +1,8 @@
+import { CloseCode } from "@tandem/protocol";
 import {
   connectClient,
   type GatedStore,
+  openRawSocket,
   startGatedServer,
   type TestClient,
   type TestServer,
@@ -18,7 +20,7 @@ async function loadsWaiting(server: TestServer): Promise<number> {
 
 describe("LoadGate", () => {
   it("runs at most max loads at once, first come first served, and frees a turn on failure", async () => {
-    const gate = new LoadGate(2);
+    const gate = new LoadGate(2, 60_000);
     const started: number[] = [];
     const finish: (() => void)[] = [];
     const runs = [0, 1, 2, 3, 4].map((i) =>
@@ -49,7 +51,7 @@ describe("LoadGate", () => {
   });
 
   it("with max 0 runs every load at once", async () => {
-    const gate = new LoadGate(0);
+    const gate = new LoadGate(0, 60_000);
     let running = 0;
     const finish: (() => void)[] = [];
     const runs = [0, 1, 2, 3].map(() =>
@@ -62,6 +64,36 @@ describe("LoadGate", () => {
     for (const done of finish) done();
     await Promise.all(runs);
   });
+
+  it("gives the turn of a load that runs out of patience to the next, and still returns its result", async () => {
+    const gate = new LoadGate(1, 50);
+    let finishStuck = (): void => {};
+    const stuck = gate.run(
+      () => new Promise<string>((done) => (finishStuck = () => done("stuck, then loaded"))),
+    );
+    let nextRan = false;
+    const next = gate.run(async () => {
+      nextRan = true;
+      return "next";
+    });
+    expect(await next).toBe("next");
+    expect(nextRan).toBe(true);
+    finishStuck();
+    expect(await stuck).toBe("stuck, then loaded");
+    // Freed once: one turn again, not two.
+    const order: string[] = [];
+    let finishA = (): void => {};
+    const a = gate.run(
+      () => new Promise<void>((done) => (finishA = () => (order.push("a"), done()))),
+    );
+    const b = gate.run(async () => {
+      order.push("b");
+    });
+    expect(gate.queued).toBe(1);
+    finishA();
+    await Promise.all([a, b]);
+    expect(order).toEqual(["a", "b"]);
+  });
 });
 
 describe("--max-concurrent-loads on a real server", () => {
@@ -71,7 +103,7 @@ describe("--max-concurrent-loads on a real server", () => {
   const names = [0, 1, 2, 3, 4, 5].map((i) => `gate-doc-${i}`);
 
   beforeAll(async () => {
-    ({ server, gated } = await startGatedServer({ maxConcurrentLoads: 2 }));
+    ({ server, gated } = await startGatedServer({ maxConcurrentLoads: 2, loadPatience: 600_000 }));
     // Six stored documents, then unloaded: the next client of each loads it from the store.
     const writers = names.map((name) => connectClient(server.url, name));
     await Promise.all(writers.map((w) => w.synced()));
@@ -86,6 +118,7 @@ describe("--max-concurrent-loads on a real server", () => {
   });
 
   afterAll(async () => {
+    gated?.loads.release();
     for (const c of clients.splice(0)) c.destroy();
     await server?.dispose();
   });
@@ -111,6 +144,80 @@ describe("--max-concurrent-loads on a real server", () => {
       expect(r.doc.getText("t").toString()).toBe(`document ${i}`);
     });
     expect(gated.loadsStarted - before).toBe(6);
+    expect(await loadsWaiting(server)).toBe(0);
+  });
+});
+
+describe("a socket whose document waits its turn to load", () => {
+  let server: TestServer;
+  let gated: GatedStore;
+  const clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    ({ server, gated } = await startGatedServer({
+      maxConcurrentLoads: 1,
+      loadPatience: 600_000,
+      authTimeout: 300,
+    }));
+  });
+
+  afterAll(async () => {
+    gated?.loads.release();
+    for (const c of clients.splice(0)) c.destroy();
+    await server?.dispose();
+  });
+
+  it("has met the authentication deadline: it is not closed while it waits past it", async () => {
+    gated.loads.hold();
+    const first = connectClient(server.url, "first");
+    const second = connectClient(server.url, "second");
+    clients.push(first, second);
+    await waitFor("one load at the store and one waiting", async () =>
+      gated.loadsStarted === 1 && (await loadsWaiting(server)) === 1 ? true : undefined,
+    );
+    // A socket opened after both that never authenticates: once the server closes it for the
+    // deadline, both clients' deadlines (opened earlier) have passed too.
+    const silent = await openRawSocket(server.url);
+    expect(await silent.closed).toMatchObject({ code: CloseCode.Timeout });
+
+    gated.loads.release();
+    await Promise.all([first.synced(), second.synced()]);
+    expect(first.closes).toEqual([]);
+    expect(second.closes).toEqual([]);
+  });
+});
+
+describe("--load-patience on a real server", () => {
+  let server: TestServer;
+  let gated: GatedStore;
+  const clients: TestClient[] = [];
+
+  beforeAll(async () => {
+    ({ server, gated } = await startGatedServer({ maxConcurrentLoads: 1, loadPatience: 100 }));
+  });
+
+  afterAll(async () => {
+    gated?.loads.release();
+    for (const c of clients.splice(0)) c.destroy();
+    await server?.dispose();
+  });
+
+  it("lets the next document load while one is stuck at the store", async () => {
+    gated.loads.hold();
+    const stuck = connectClient(server.url, "stuck");
+    clients.push(stuck);
+    await waitFor("the stuck load at the store", () =>
+      gated.loadsStarted === 1 ? true : undefined,
+    );
+    // With one turn and the first load holding it, the second reaches the store only once the
+    // first has run out of patience.
+    const next = connectClient(server.url, "next");
+    clients.push(next);
+    await waitFor("the next load at the store", () =>
+      gated.loadsStarted === 2 ? true : undefined,
+    );
+    gated.loads.release();
+    await Promise.all([stuck.synced(), next.synced()]);
     expect(await loadsWaiting(server)).toBe(0);
   });
 });

@@ -72,7 +72,7 @@ export class Durability implements Extension {
     options: DurabilityOptions = {},
   ) {
     const authorOf = options.authorOf ?? authenticatedAuthor;
-    this.loads = options.loads ?? new LoadGate(0);
+    this.loads = options.loads ?? new LoadGate(0, 0);
     // A resolver that fails costs the update its author, never the update.
     const author = (connection: Connection): Author | undefined => {
       try {

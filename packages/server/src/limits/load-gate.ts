@@ -20,25 +20,42 @@ export class LoadGate {
   /** Loads waiting for a turn, oldest first (a restart queues hundreds, not millions). */
   private readonly waiting: (() => void)[] = [];
 
-  constructor(private readonly max: number) {}
+  /**
+   * @param max loads at once (0: no limit)
+   * @param patienceMs how long a load keeps its turn: one that waits longer (for a full disk to
+   *   recover, for an engine that is away) gives its turn to the next, so a few stuck documents
+   *   never hold back the loads of every other
+   */
+  constructor(
+    private readonly max: number,
+    private readonly patienceMs: number,
+  ) {}
 
   /** Loads waiting for a turn (for metrics). */
   get queued(): number {
     return this.waiting.length;
   }
 
-  /** Runs `load` once a turn is free, and frees the turn when it settles. */
+  /** Runs `load` once a turn is free; frees the turn when it settles or runs out of patience. */
   async run<T>(load: () => Promise<T>): Promise<T> {
     if (this.max === 0) return load();
     // A freed turn is handed to the oldest waiting load, so running stays counted for it.
     if (this.running < this.max) this.running++;
     else await new Promise<void>((turn) => this.waiting.push(turn));
-    try {
-      return await load();
-    } finally {
+    let freed = false;
+    const free = (): void => {
+      if (freed) return;
+      freed = true;
       const next = this.waiting.shift();
       if (next) next();
       else this.running--;
+    };
+    const patience = setTimeout(free, this.patienceMs);
+    try {
+      return await load();
+    } finally {
+      clearTimeout(patience);
+      free();
     }
   }
 }

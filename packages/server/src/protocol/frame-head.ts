@@ -36,3 +36,10 @@ export function frameHead(frame: Uint8Array): FrameHead | null {
  */
 export const endsDocumentConnection = (head: FrameHead): boolean =>
   head.type === MessageType.CLOSE || (head.type === MessageType.Auth && head.step === 1);
+
+/**
+ * Whether the server's message tells the client a document connection is authenticated (Auth
+ * step 2). Hocuspocus sends it once the onAuthenticate hooks pass, before it loads the document.
+ */
+export const grantsAuthentication = (head: FrameHead): boolean =>
+  head.type === MessageType.Auth && head.step === 2;
