@@ -110,6 +110,10 @@ export const throughput = defineScenario({
       }
       const total = sent.reduce((a, b) => a + b, 0);
       const stopped = now();
+      // CPU while the writers wrote (the drain below is mostly waiting).
+      const own = process.cpuUsage(own0);
+      const cpuStopped = target.pid === null ? null : await readCpuSeconds(target.pid);
+      const writing = Math.max(1e-3, (stopped - start) / 1000);
       await until(() => {
         sample();
         return applied() >= total && delivered() >= total * observers.length;
@@ -120,8 +124,6 @@ export const throughput = defineScenario({
       const texts = everyone.map((c) => c.doc.getText("text").toString());
       const converged = texts.every((t) => t === texts[0]) && texts[0]?.length === total;
       const cpuEnd = target.pid === null ? null : await readCpuSeconds(target.pid);
-      const own = process.cpuUsage(own0);
-      const elapsed = (now() - start) / 1000;
       const seconds = (t: number) => Math.max(1e-3, (t - start) / 1000);
       return {
         metrics: {
@@ -131,13 +133,13 @@ export const throughput = defineScenario({
           drain_ms: Math.round(Math.max(lastAppliedAt, lastDeliveredAt) - stopped),
           // CPU time, unlike a rate, hardly depends on what else the machine is doing.
           cpu_ms_per_1k: cpuPer1k(cpuStart, cpuEnd, total),
-          // Both as % of one core over the same span: on a small machine a saturated load
+          // Both as % of one core while the writers wrote: on a small machine a saturated load
           // generator, not the server, sets the rates above.
           server_cpu_pct:
-            cpuStart === null || cpuEnd === null
+            cpuStart === null || cpuStopped === null
               ? null
-              : round1(((cpuEnd - cpuStart) / elapsed) * 100),
-          loadgen_cpu_pct: round1(((own.user + own.system) / 1e6 / elapsed) * 100),
+              : round1(((cpuStopped - cpuStart) / writing) * 100),
+          loadgen_cpu_pct: round1(((own.user + own.system) / 1e6 / writing) * 100),
         },
         checks: { converged, all_applied: lastApplied === total },
         notes: [
