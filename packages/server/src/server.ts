@@ -8,7 +8,6 @@ import { decodeJwt } from "jose";
 import { createTokenVerifier } from "./auth/tokens.ts";
 import { ConfigError, checkConfig, type ServerConfig } from "./config.ts";
 import { ApplyOnce } from "./extensions/apply-once.ts";
-import { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import { Authentication } from "./extensions/authentication.ts";
 import { AwarenessQuery } from "./extensions/awareness-query.ts";
 import { ConnectionRegistry } from "./extensions/connection-registry.ts";
@@ -173,7 +172,6 @@ export async function startServer(
   const store = options.store ?? (await openStore(config, logger, metrics));
   let stopping: Promise<void> | null = null;
 
-  const authenticated = new AuthenticatedSockets();
   const registry = new ConnectionRegistry();
   const updateLimits = {
     allowSubdocuments: config.allowSubdocuments,
@@ -236,7 +234,6 @@ export async function startServer(
     ...(recorder ? [recorder] : []),
     new AwarenessQuery(),
     new DocumentGuid(),
-    authenticated,
     registry,
     ...(options.extensions ?? []),
     // Last, with the lowest priority: counts only documents every other extension accepted.
@@ -282,7 +279,6 @@ export async function startServer(
     messageBurst: config.messageBurst,
     authTimeoutMs: config.authTimeout,
     socketTimeoutMs: config.socketTimeout,
-    authenticated,
     updateLimits,
     maxBufferedBytes: config.maxBufferedBytes,
     maxInflightBytes: config.maxInflightBytes,

@@ -224,9 +224,7 @@ export class SocketSession implements SendBufferEvents, InboundWindowEvents {
 
   /** Closes the socket that had not authenticated any document in time. */
   authDeadlinePassed(): void {
-    const { authenticated, metrics } = this.context.options;
-    if (authenticated.has(this.outbox)) return;
-    metrics?.limitHit("auth_timeout");
+    this.context.options.metrics?.limitHit("auth_timeout");
     this.close(
       CloseCode.Timeout,
       "authentication timeout",

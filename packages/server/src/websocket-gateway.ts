@@ -3,7 +3,6 @@ import type { Duplex } from "node:stream";
 import type { Hocuspocus } from "@hocuspocus/server";
 import { CloseCode } from "@tandem/protocol";
 import { WebSocketServer } from "ws";
-import type { AuthenticatedSockets } from "./extensions/authenticated-sockets.ts";
 import type { DocumentLimits } from "./extensions/document-limits.ts";
 import { clientAddress } from "./limits/client-address.ts";
 import { ConnectionLimiter } from "./limits/connection-limiter.ts";
@@ -32,11 +31,13 @@ export interface GatewayOptions {
   /** Messages per second per socket (0: no limit), and the burst above it. */
   messageRate: number;
   messageBurst: number;
-  /** A socket that has not authenticated any document by then is closed. */
+  /**
+   * A socket that has not authenticated any document by then is closed: met when Hocuspocus sends
+   * its first Authenticated frame, however long that document then takes to load.
+   */
   authTimeoutMs: number;
   /** A socket that sent no message and answered no ping for this long is closed as dead. */
   socketTimeoutMs: number;
-  authenticated: AuthenticatedSockets;
   /** What the frame screen lets through in a document update. */
   updateLimits: UpdateLimits;
   /** Unsent bytes a socket may hold besides its oldest unsent message (send-buffer.ts). */
